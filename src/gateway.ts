@@ -1,0 +1,86 @@
+import uWS from "uWebSockets.js";
+import type { Config } from "./config.js";
+import type { Pool } from "./db/pool.js";
+import { closeApp, type Listening, listen } from "./http/listen.js";
+import { registerOpsRoutes } from "./http/ops-routes.js";
+import { Router } from "./http/router.js";
+import { InFlight, serveRouter } from "./http/serve.js";
+import type { Logger } from "./log.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import type { ValkeyClient, ValkeyHealth } from "./valkey/client.js";
+
+/** The adapters a gateway runs on; created by main.ts (or a test) and passed in. */
+export interface GatewayDeps {
+  config: Config;
+  log: Logger;
+  pool: Pool;
+  /** null in Postgres-only mode. */
+  valkey: ValkeyClient | null;
+  valkeyHealth: ValkeyHealth | null;
+  jwtSecret: string;
+  now?: () => Date;
+}
+
+export interface Gateway {
+  publicPort: number;
+  internalPort: number;
+  metrics: Metrics;
+  /** Graceful stop (contract §8): stop accepting, drain, flush. Does not close the adapters. */
+  close(): Promise<void>;
+}
+
+/** Time allowed for in-flight requests to finish during shutdown. */
+const DRAIN_MS = 5000;
+
+export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
+  const { config, log } = deps;
+  const metrics = createMetrics();
+  const inFlight = new InFlight();
+  const serveOpts = {
+    log,
+    trustProxy: config.TRUST_PROXY,
+    onFinished: (method: string, status: number, seconds: number) => {
+      metrics.httpRequests.inc({ method, status: String(status) });
+      metrics.httpDuration.observe(seconds);
+    },
+  };
+
+  const publicRouter = new Router();
+  const internalRouter = new Router();
+  registerOpsRoutes(internalRouter, {
+    pool: deps.pool,
+    metrics,
+    valkeyState: () => deps.valkeyHealth?.state ?? null,
+  });
+
+  const publicApp = uWS.App();
+  const internalApp = uWS.App();
+  serveRouter(publicApp, publicRouter, serveOpts, inFlight);
+  serveRouter(internalApp, internalRouter, serveOpts, inFlight);
+
+  const listeners: Listening[] = [];
+  try {
+    listeners.push(await listen(publicApp, config.PUBLIC_HOST, config.PUBLIC_PORT));
+    listeners.push(await listen(internalApp, config.INTERNAL_HOST, config.INTERNAL_PORT));
+  } catch (err) {
+    for (const l of listeners) l.close();
+    throw err;
+  }
+  const [pub, internal] = listeners as [Listening, Listening];
+
+  let closing: Promise<void> | undefined;
+  return {
+    publicPort: pub.port,
+    internalPort: internal.port,
+    metrics,
+    close: () => {
+      closing ??= (async () => {
+        for (const l of listeners) l.close();
+        await inFlight.drained(DRAIN_MS);
+        closeApp(publicApp);
+        closeApp(internalApp);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * One Registry per gateway instance: prom-client's default registry refuses a
+ * second gateway in one process (tests start several).
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "halo_http_requests_total",
+      help: "HTTP requests answered, by method and status",
+      labelNames: ["method", "status"] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "halo_http_request_duration_seconds",
+      help: "HTTP request duration",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    valkeyUp: new Gauge({
+      name: "halo_valkey_up",
+      help: "1 while Valkey answers, 0 otherwise",
+      registers: [registry],
+    }),
+    valkeyFallbacks: new Counter({
+      name: "halo_valkey_fallbacks_total",
+      help: "Reads and writes answered from Postgres because Valkey failed",
+      labelNames: ["operation"] as const,
+      registers: [registry],
+    }),
+    sockets: new Gauge({
+      name: "halo_ws_sockets",
+      help: "Open WebSockets by user type",
+      labelNames: ["user_type"] as const,
+      registers: [registry],
+    }),
+    heartbeats: new Counter({
+      name: "halo_heartbeats_total",
+      help: "Mitra heartbeats accepted",
+      registers: [registry],
+    }),
+    sweepRuns: new Counter({
+      name: "halo_sweep_runs_total",
+      help: "Sweep runs by sweep and outcome (done, skipped, aborted, failed)",
+      labelNames: ["sweep", "outcome"] as const,
+      registers: [registry],
+    }),
+    sweepDuration: new Histogram({
+      name: "halo_sweep_duration_seconds",
+      help: "Sweep duration",
+      labelNames: ["sweep"] as const,
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10],
+      registers: [registry],
+    }),
+    pairingLatency: new Histogram({
+      name: "halo_pairing_latency_seconds",
+      help: "Time from pairing.request to match or failure",
+      buckets: [0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,122 @@
+import { EventEmitter } from "node:events";
+import { Cluster, Redis } from "ioredis";
+import type { Logger } from "../log.js";
+
+export type ValkeyClient = Redis | Cluster;
+export type ValkeyState = "up" | "down";
+
+export type ValkeyTarget =
+  | { kind: "standalone"; url: string }
+  | { kind: "cluster"; nodes: { host: string; port: number }[] };
+
+/** Reconnect backoff: 100 ms, 200 ms, … capped at 2 s (contract §0). */
+export const reconnectDelay = (attempt: number): number => Math.min(attempt * 100, 2000);
+
+/**
+ * Commands fail fast while disconnected (no offline queue), so callers fall
+ * back to Postgres at once instead of waiting for a reconnect.
+ */
+const COMMON = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 2000,
+  connectTimeout: 2000,
+  retryStrategy: reconnectDelay,
+} as const;
+
+export function createValkeyClient(target: ValkeyTarget, name: string): ValkeyClient {
+  if (target.kind === "cluster") {
+    return new Cluster(target.nodes, {
+      clusterRetryStrategy: reconnectDelay,
+      enableOfflineQueue: false,
+      redisOptions: { ...COMMON, connectionName: name },
+    });
+  }
+  return new Redis(target.url, { ...COMMON, connectionName: name });
+}
+
+/**
+ * Watches one client and says whether Valkey is usable. A closed socket is
+ * seen at once; a server that hangs is caught by a PING every second, so
+ * /readyz reflects a change within 2 s. Emits "up" on every (re)connect, which
+ * is when the reseed runs.
+ */
+export class ValkeyHealth extends EventEmitter {
+  private current: ValkeyState = "down";
+  private timer: NodeJS.Timeout | undefined;
+  private lastErrorLog = 0;
+
+  constructor(
+    private readonly client: ValkeyClient,
+    private readonly log: Logger,
+    private readonly pingEveryMs = 1000,
+  ) {
+    super();
+    client.on("ready", () => this.set("up"));
+    client.on("close", () => this.set("down"));
+    client.on("end", () => this.set("down"));
+    client.on("node error", (err: Error) => this.logError(err));
+    // Without an "error" listener ioredis errors would crash the process.
+    client.on("error", (err: Error) => this.logError(err));
+  }
+
+  get state(): ValkeyState {
+    return this.current;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.probe(), this.pingEveryMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Resolves true once Valkey is up, false after timeoutMs. */
+  waitUntilUp(timeoutMs: number): Promise<boolean> {
+    if (this.current === "up") return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.off("up", onUp);
+        resolve(false);
+      }, timeoutMs);
+      const onUp = () => {
+        clearTimeout(t);
+        resolve(true);
+      };
+      this.once("up", onUp);
+    });
+  }
+
+  private async probe(): Promise<void> {
+    if (this.client.status !== "ready") return this.set("down");
+    try {
+      await Promise.race([
+        this.client.ping(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error("ping timeout")), this.pingEveryMs).unref(),
+        ),
+      ]);
+      this.set("up");
+    } catch (err) {
+      this.logError(err as Error);
+      this.set("down");
+    }
+  }
+
+  private set(next: ValkeyState): void {
+    if (next === this.current) return;
+    this.current = next;
+    this.log[next === "up" ? "info" : "warn"]({ valkey: next }, `valkey ${next}`);
+    this.emit(next);
+  }
+
+  private logError(err: Error): void {
+    // A down Valkey produces an error per reconnect attempt; one line every 10 s is enough.
+    const now = Date.now();
+    if (now - this.lastErrorLog < 10_000) return;
+    this.lastErrorLog = now;
+    this.log.warn({ err: err.message }, "valkey error");
+  }
+}

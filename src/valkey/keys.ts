@@ -1,0 +1,54 @@
+/**
+ * Every Valkey key and channel name is built here, and nowhere else.
+ *
+ * Standalone names are exactly the contract's (§3). In cluster mode every
+ * availability key carries the `{avail}` hash tag so SDIFF, MGET, MSET and
+ * SMISMEMBER stay in one slot. `prefix` (VALKEY_KEY_PREFIX) isolates tests and
+ * tenants sharing one server; it comes before the hash tag, so the tag still
+ * decides the slot.
+ */
+export interface KeyOptions {
+  prefix: string;
+  cluster: boolean;
+}
+
+export type Keys = ReturnType<typeof createKeys>;
+
+export function createKeys({ prefix, cluster }: KeyOptions) {
+  const avail = `${prefix}${cluster ? "{avail}" : ""}`;
+  return {
+    // --- availability mirror (owned by src/mirror) ---
+    mitrasOnline: `${avail}mitras:online`,
+    mitrasDeactivated: `${avail}mitras:deactivated`,
+    mitraCapacity: (mitraId: string) => `${avail}mitra:capacity:${mitraId}`,
+    mitraMax: (mitraId: string) => `${avail}mitra:max:${mitraId}`,
+    mitraHeartbeat: (mitraId: string) => `${avail}mitra:heartbeat:${mitraId}`,
+    /** Pattern for SCAN over all heartbeat keys (reseed, heartbeat mirror). */
+    mitraHeartbeatPattern: `${avail}mitra:heartbeat:*`,
+    availabilitySnapshot: `${avail}availability:snapshot`,
+    availabilitySnapshotLock: `${avail}availability:snapshot:lock`,
+    /** Scratch set a reseed builds before swapping it in (same slot as the live set). */
+    reseedScratch: (name: "online" | "deactivated") => `${avail}reseed:${name}`,
+
+    // --- auth (owned by src/auth) ---
+    revokedSession: (sid: string) => `${prefix}auth:revoked:${sid}`,
+
+    // --- verification (owned by src/verification) ---
+    verificationRecreateLock: (verificationId: string) =>
+      `${prefix}verification:recreate-lock:${verificationId}`,
+
+    // --- pub/sub channels (owned by src/valkey/pubsub) ---
+    channel: {
+      revocations: `${prefix}ch:revocations`,
+      user: (userType: string, userId: string) => `${prefix}ch:user:${userType}:${userId}`,
+      chatSession: (sessionId: string) => `${prefix}ch:session:${sessionId}`,
+      broadcast: (group: string) => `${prefix}ch:broadcast:${group}`,
+      config: `${prefix}ch:config`,
+    },
+  };
+}
+
+/** The key prefix of a mitra's heartbeat key, to turn a scanned key back into an id. */
+export function mitraIdFromHeartbeatKey(keys: Keys, key: string): string {
+  return key.slice(keys.mitraHeartbeat("").length);
+}
