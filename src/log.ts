@@ -23,12 +23,16 @@ const SECRET_FIELDS = [
 ];
 const REDACT_PATHS = [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`), "*.headers.authorization"];
 
-export function createLogger(config: Pick<Config, "LOG_LEVEL" | "NODE_ENV">): Logger {
-  const pretty = config.NODE_ENV === "development" && process.stdout.isTTY;
-  return pino({
+export function createLogger(
+  config: Pick<Config, "LOG_LEVEL" | "NODE_ENV">,
+  destination?: pino.DestinationStream,
+): Logger {
+  const pretty = !destination && config.NODE_ENV === "development" && process.stdout.isTTY;
+  const options: pino.LoggerOptions = {
     level: config.LOG_LEVEL,
     base: { service: "halo-gateway" },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     ...(pretty ? { transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l" } } } : {}),
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

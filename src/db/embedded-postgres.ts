@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { statSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../free-port.js";
@@ -36,6 +36,16 @@ export function untraversableAncestor(dir: string): string | null {
   }
 }
 
+/**
+ * DATA_DIR is ours: as root, let the postgres user pass through it (o+x, not
+ * o+r: it still cannot list it; the secrets in it are 0600).
+ */
+async function makeTraversable(dir: string): Promise<void> {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return;
+  const st = await stat(dir);
+  if (st.uid === 0 && (st.mode & 0o001) === 0) await chmod(dir, (st.mode & 0o777) | 0o011);
+}
+
 /** Starts (initialising on first run) an embedded Postgres with data under `<dataDir>/pg`. */
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle> {
   const root = resolve(dataDir);
@@ -48,6 +58,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     );
   }
   await mkdir(root, { recursive: true });
+  await makeTraversable(root);
   const password = await readOrCreateSecret(join(root, "pg-password"));
   const port = await freePort();
 

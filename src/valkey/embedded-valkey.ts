@@ -32,8 +32,12 @@ export interface EmbeddedValkey {
  * Starts a throwaway Valkey on a free loopback port. Its state is derivable
  * from Postgres (the reseed rebuilds it), so it keeps nothing on disk.
  */
-export async function startEmbeddedValkey(binary: string, log?: Logger): Promise<EmbeddedValkey> {
-  const port = await freePort();
+export async function startEmbeddedValkey(
+  binary: string,
+  log?: Logger,
+  fixedPort?: number,
+): Promise<EmbeddedValkey> {
+  const port = fixedPort ?? (await freePort());
   const child: ChildProcess = spawn(
     binary,
     [

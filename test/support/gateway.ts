@@ -1,0 +1,150 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { loadConfig } from "../../src/config.js";
+import { createPool, type Pool } from "../../src/db/pool.js";
+import { type Gateway, startGateway } from "../../src/gateway.js";
+import { createValkeyClient, type ValkeyClient, ValkeyHealth } from "../../src/valkey/client.js";
+
+export const silentLog = pino({ level: "silent" });
+
+export interface TestGateway {
+  gateway: Gateway;
+  pool: Pool;
+  valkey: ValkeyClient | null;
+  health: ValkeyHealth | null;
+  publicUrl: string;
+  internalUrl: string;
+  close(): Promise<void>;
+}
+
+/** A gateway in this process on free ports, with adapters of its own. */
+export async function startTestGateway(opts: {
+  databaseUrl: string;
+  valkeyUrl?: string | null;
+  env?: Record<string, string>;
+}): Promise<TestGateway> {
+  const config = loadConfig({
+    NODE_ENV: "test",
+    PUBLIC_HOST: "127.0.0.1",
+    PUBLIC_PORT: "0",
+    INTERNAL_PORT: "0",
+    DATABASE_URL: opts.databaseUrl,
+    ...(opts.valkeyUrl ? { VALKEY_URL: opts.valkeyUrl } : {}),
+    AUTH_JWT_SECRET: "test-secret-test-secret-test-secret-0123",
+    ...opts.env,
+  });
+  const pool = createPool(opts.databaseUrl, { max: 5 });
+  const valkey = opts.valkeyUrl
+    ? createValkeyClient({ kind: "standalone", url: opts.valkeyUrl }, "test")
+    : null;
+  const health = valkey ? new ValkeyHealth(valkey, silentLog, 250) : null;
+  health?.start();
+  if (health) await health.waitUntilUp(3000);
+  const gateway = await startGateway({
+    config,
+    log: silentLog,
+    pool,
+    valkey,
+    valkeyHealth: health,
+    jwtSecret: config.AUTH_JWT_SECRET as string,
+  });
+  return {
+    gateway,
+    pool,
+    valkey,
+    health,
+    publicUrl: `http://127.0.0.1:${gateway.publicPort}`,
+    internalUrl: `http://127.0.0.1:${gateway.internalPort}`,
+    close: async () => {
+      await gateway.close();
+      health?.stop();
+      valkey?.disconnect();
+      await pool.end();
+    },
+  };
+}
+
+export const MAIN_JS = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
+
+export interface SpawnedGateway {
+  child: ChildProcess;
+  publicUrl: string;
+  internalUrl: string;
+  output(): string;
+  /** Sends a signal and resolves with the exit code and how long the exit took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+}
+
+/** Runs the built service (dist/main.js) as a child process and waits for its "listening" line. */
+export async function spawnGateway(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  /** Run as another user (the test runs as root). */
+  as?: { uid: number; gid: number },
+): Promise<SpawnedGateway> {
+  const fullEnv = {
+    NODE_ENV: "test",
+    PUBLIC_HOST: "127.0.0.1",
+    PUBLIC_PORT: "0",
+    INTERNAL_PORT: "0",
+    ...env,
+  };
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: fullEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...as,
+  });
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const listening = await new Promise<{ publicPort: number; internalPort: number }>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`gateway did not start in time:\n${out}`)), timeoutMs);
+    const check = () => {
+      for (const line of out.split("\n")) {
+        if (!line.includes('"listening"')) continue;
+        clearTimeout(t);
+        child.stdout?.off("data", check);
+        resolve(JSON.parse(line));
+        return;
+      }
+    };
+    child.stdout?.on("data", check);
+    child.once("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`gateway exited with ${code}:\n${out}`));
+    });
+  });
+  child.removeAllListeners("exit");
+  return {
+    child,
+    publicUrl: `http://127.0.0.1:${listening.publicPort}`,
+    internalUrl: `http://127.0.0.1:${listening.internalPort}`,
+    output: () => out,
+    stop: (signal = "SIGTERM") =>
+      new Promise((resolve) => {
+        const started = Date.now();
+        if (child.exitCode !== null) return resolve({ code: child.exitCode, ms: 0 });
+        child.once("exit", (code) => resolve({ code, ms: Date.now() - started }));
+        child.kill(signal);
+      }),
+  };
+}
+
+/** Polls fn until it returns true; resolves with the elapsed ms, rejects after timeoutMs. */
+export async function waitFor(
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await fn()) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
