@@ -1,12 +1,15 @@
 import uWS from "uWebSockets.js";
+import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Pool } from "./db/pool.js";
 import { closeApp, type Listening, listen } from "./http/listen.js";
 import { registerOpsRoutes } from "./http/ops-routes.js";
 import { Router } from "./http/router.js";
+import { registerRoutes } from "./http/routes/register-routes.js";
 import { InFlight, serveRouter } from "./http/serve.js";
 import type { Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { buildServices, type Services } from "./services.js";
 import type { ValkeyClient, ValkeyHealth } from "./valkey/client.js";
 
 /** The adapters a gateway runs on; created by main.ts (or a test) and passed in. */
@@ -18,13 +21,14 @@ export interface GatewayDeps {
   valkey: ValkeyClient | null;
   valkeyHealth: ValkeyHealth | null;
   jwtSecret: string;
-  now?: () => Date;
+  now?: Clock;
 }
 
 export interface Gateway {
   publicPort: number;
   internalPort: number;
   metrics: Metrics;
+  services: Services;
   /** Graceful stop (contract §8): stop accepting, drain, flush. Does not close the adapters. */
   close(): Promise<void>;
 }
@@ -45,6 +49,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     },
   };
 
+  const services = buildServices({ ...deps, metrics, now: deps.now ?? systemClock });
+
   const publicRouter = new Router();
   const internalRouter = new Router();
   registerOpsRoutes(internalRouter, {
@@ -52,6 +58,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics,
     valkeyState: () => deps.valkeyHealth?.state ?? null,
   });
+  registerRoutes(publicRouter, internalRouter, services);
+  await services.start();
 
   const publicApp = uWS.App();
   const internalApp = uWS.App();
@@ -64,6 +72,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     listeners.push(await listen(internalApp, config.INTERNAL_HOST, config.INTERNAL_PORT));
   } catch (err) {
     for (const l of listeners) l.close();
+    await services.stop();
     throw err;
   }
   const [pub, internal] = listeners as [Listening, Listening];
@@ -73,12 +82,14 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     publicPort: pub.port,
     internalPort: internal.port,
     metrics,
+    services,
     close: () => {
       closing ??= (async () => {
         for (const l of listeners) l.close();
         await inFlight.drained(DRAIN_MS);
         closeApp(publicApp);
         closeApp(internalApp);
+        await services.stop();
       })();
       return closing;
     },

@@ -8,6 +8,17 @@ import { createValkeyClient, type ValkeyClient, ValkeyHealth } from "../../src/v
 
 export const silentLog = pino({ level: "silent" });
 
+export const TEST_JWT_SECRET = "test-secret-test-secret-test-secret-0123";
+
+/** A clock a test can move: `clock.now()` for the gateway, `clock.advance(ms)` in the test. */
+export class TestClock {
+  private offsetMs = 0;
+  now = (): Date => new Date(Date.now() + this.offsetMs);
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
 export interface TestGateway {
   gateway: Gateway;
   pool: Pool;
@@ -22,7 +33,11 @@ export interface TestGateway {
 export async function startTestGateway(opts: {
   databaseUrl: string;
   valkeyUrl?: string | null;
+  /** Key and channel prefix (default: a fresh one); gateways of one test that must see each other share it. */
+  prefix?: string;
   env?: Record<string, string>;
+  /** A clock the test moves (expiry, cooldowns, lockouts) instead of sleeping. */
+  now?: () => Date;
 }): Promise<TestGateway> {
   const config = loadConfig({
     NODE_ENV: "test",
@@ -31,7 +46,8 @@ export async function startTestGateway(opts: {
     INTERNAL_PORT: "0",
     DATABASE_URL: opts.databaseUrl,
     ...(opts.valkeyUrl ? { VALKEY_URL: opts.valkeyUrl } : {}),
-    AUTH_JWT_SECRET: "test-secret-test-secret-test-secret-0123",
+    VALKEY_KEY_PREFIX: opts.prefix ?? `t${Math.random().toString(36).slice(2, 10)}:`,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ...opts.env,
   });
   const pool = createPool(opts.databaseUrl, { max: 5 });
@@ -48,6 +64,7 @@ export async function startTestGateway(opts: {
     valkey,
     valkeyHealth: health,
     jwtSecret: config.AUTH_JWT_SECRET as string,
+    ...(opts.now ? { now: opts.now } : {}),
   });
   return {
     gateway,

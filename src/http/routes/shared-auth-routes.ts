@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { createAnonymousCustomer } from "../../auth/anonymous.js";
+import type { AuthService } from "../../auth/auth-service.js";
+import { type Pool, withTransaction } from "../../db/pool.js";
+import { requirePrincipal } from "../auth-guard.js";
+import { parseBody } from "../json-body.js";
+import type { Router } from "../router.js";
+import { sessionMeta } from "../session-meta.js";
+
+export const displayNameSchema = z.string().trim().min(1).max(80);
+
+const anonymousBody = z.object({ displayName: displayNameSchema.optional() }).strict();
+const refreshBody = z.object({ refreshToken: z.string().max(512) }).strict();
+
+/** /api/shared/auth/*: anonymous sign-in, refresh, logout (customers and mitras). */
+export function registerSharedAuthRoutes(router: Router, d: { auth: AuthService; pool: Pool }): void {
+  router.post("/api/shared/auth/anonymous", async (req) => {
+    const body = parseBody(req, anonymousBody);
+    const { pair } = await withTransaction(d.pool, async (tx) => {
+      const user = await createAnonymousCustomer(tx, body.displayName ?? null, d.auth.now());
+      return d.auth.signIn(tx, user, sessionMeta(req));
+    });
+    return { status: 201, body: pair };
+  });
+
+  router.post("/api/shared/auth/refresh", async (req) => {
+    const body = parseBody(req, refreshBody);
+    return { status: 200, body: await d.auth.refresh(body.refreshToken, ["customer", "mitra"]) };
+  });
+
+  router.post("/api/shared/auth/logout", async (req) => {
+    await d.auth.logout(await requirePrincipal(d.auth, req));
+    return { status: 204 };
+  });
+
+  router.post("/api/shared/auth/logout-all", async (req) => {
+    await d.auth.logoutAll(await requirePrincipal(d.auth, req));
+    return { status: 204 };
+  });
+}

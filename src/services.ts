@@ -1,0 +1,88 @@
+import { AppConfigStore } from "./app-config/app-config-store.js";
+import { createAccessTokens } from "./auth/access-token.js";
+import { AuthService } from "./auth/auth-service.js";
+import { Revocations } from "./auth/revocation.js";
+import { createTokenCrypto } from "./auth/token-crypto.js";
+import type { Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import type { Pool } from "./db/pool.js";
+import type { Logger } from "./log.js";
+import type { Metrics } from "./metrics.js";
+import type { ValkeyClient, ValkeyHealth } from "./valkey/client.js";
+import { createKeys, type Keys } from "./valkey/keys.js";
+import { PubSub } from "./valkey/pubsub.js";
+
+export interface CoreDeps {
+  config: Config;
+  log: Logger;
+  pool: Pool;
+  valkey: ValkeyClient | null;
+  valkeyHealth: ValkeyHealth | null;
+  jwtSecret: string;
+  metrics: Metrics;
+  now: Clock;
+}
+
+/**
+ * The transport-free core: every use case the two doors (HTTP, WebSocket)
+ * call. Built once per gateway from the adapters handed in.
+ */
+export function buildServices(d: CoreDeps) {
+  const keys: Keys = createKeys({
+    prefix: d.config.VALKEY_KEY_PREFIX,
+    cluster: d.config.valkeyMode.kind === "cluster",
+  });
+  const pubsub = new PubSub(d.valkey, d.log);
+  const crypto = createTokenCrypto(d.jwtSecret);
+  const access = createAccessTokens(d.jwtSecret, d.config.ACCESS_TOKEN_TTL_SECONDS);
+  const revocations = new Revocations({
+    pool: d.pool,
+    valkey: d.valkey,
+    health: d.valkeyHealth,
+    pubsub,
+    keys,
+    log: d.log,
+    metrics: d.metrics,
+    now: d.now,
+    accessTtlSeconds: d.config.ACCESS_TOKEN_TTL_SECONDS,
+  });
+  const auth = new AuthService({
+    pool: d.pool,
+    crypto,
+    access,
+    revocations,
+    rotation: {
+      ttlDays: d.config.REFRESH_TOKEN_TTL_DAYS,
+      graceSeconds: d.config.REFRESH_REUSE_GRACE_SECONDS,
+    },
+    now: d.now,
+  });
+  const appConfig = new AppConfigStore(d.pool);
+  /** Work that must finish before the listeners open (route groups add theirs, e.g. the first admin). */
+  const startTasks: (() => Promise<void>)[] = [];
+  const stopTasks: (() => void | Promise<void>)[] = [];
+
+  return {
+    ...d,
+    keys,
+    pubsub,
+    crypto,
+    access,
+    revocations,
+    auth,
+    appConfig,
+    startTasks,
+    stopTasks,
+    async start(): Promise<void> {
+      await revocations.start();
+      for (const task of startTasks) await task();
+    },
+    async stop(): Promise<void> {
+      for (const task of stopTasks) await task();
+      revocations.stop();
+      pubsub.close();
+    },
+  };
+}
+
+export type Services = ReturnType<typeof buildServices>;
