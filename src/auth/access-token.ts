@@ -29,10 +29,8 @@ export function createAccessTokens(secret: string, ttlSeconds: number): AccessTo
     sign({ userId, userType, sid }, now) {
       const iat = epochSeconds(now);
       const exp = iat + ttlSeconds;
-      const token = jwt.sign({ sub: userId, typ: userType, sid, iat, exp }, key, {
-        algorithm: "HS256",
-        noTimestamp: true,
-      });
+      // iat comes from the injected clock (jsonwebtoken keeps a given iat; `noTimestamp` would drop it).
+      const token = jwt.sign({ sub: userId, typ: userType, sid, iat, exp }, key, { algorithm: "HS256" });
       return { token, exp };
     },
     verify(token, now) {

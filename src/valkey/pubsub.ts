@@ -1,5 +1,21 @@
+import { Cluster } from "ioredis";
 import type { Logger } from "../log.js";
 import type { ValkeyClient } from "./client.js";
+
+/**
+ * The subscriber queues its SUBSCRIBE until connected and never gives up on
+ * it (the command client fails fast instead); ioredis re-subscribes on every
+ * reconnect.
+ */
+function subscriberOf(client: ValkeyClient): ValkeyClient {
+  const opts = { enableOfflineQueue: true, maxRetriesPerRequest: null };
+  return client instanceof Cluster
+    ? client.duplicate(undefined, {
+        enableOfflineQueue: true,
+        redisOptions: { ...client.options.redisOptions, ...opts },
+      })
+    : client.duplicate(opts);
+}
 
 /** Versioned message shape: two gateway versions can run side by side during a deploy. */
 export interface BusMessage {
@@ -23,7 +39,7 @@ export class PubSub {
     private readonly client: ValkeyClient | null,
     private readonly log: Logger,
   ) {
-    this.sub = client ? client.duplicate() : null;
+    this.sub = client ? subscriberOf(client) : null;
     this.sub?.on("error", () => {}); // the main client's health watcher reports Valkey errors
     this.sub?.on("message", (channel: string, raw: string) => this.deliver(channel, raw));
   }
