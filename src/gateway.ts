@@ -1,8 +1,7 @@
-import uWS from "uWebSockets.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Pool } from "./db/pool.js";
-import { closeApp, type Listening, listen } from "./http/listen.js";
+import { closeApp, createApp, type Listening, listen } from "./http/listen.js";
 import { registerOpsRoutes } from "./http/ops-routes.js";
 import { Router } from "./http/router.js";
 import { registerRoutes } from "./http/routes/register-routes.js";
@@ -61,8 +60,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   registerRoutes(publicRouter, internalRouter, services);
   await services.start();
 
-  const publicApp = uWS.App();
-  const internalApp = uWS.App();
+  const publicApp = createApp();
+  const internalApp = createApp();
   serveRouter(publicApp, publicRouter, serveOpts, inFlight);
   serveRouter(internalApp, internalRouter, serveOpts, inFlight);
 

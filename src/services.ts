@@ -4,24 +4,12 @@ import { AuthService } from "./auth/auth-service.js";
 import { Revocations } from "./auth/revocation.js";
 import { createTokenCrypto } from "./auth/token-crypto.js";
 import type { Clock } from "./clock.js";
-import type { Config } from "./config.js";
-import type { Pool } from "./db/pool.js";
-import type { Logger } from "./log.js";
+import type { GatewayDeps } from "./gateway.js";
 import type { Metrics } from "./metrics.js";
-import type { ValkeyClient, ValkeyHealth } from "./valkey/client.js";
 import { createKeys, type Keys } from "./valkey/keys.js";
 import { PubSub } from "./valkey/pubsub.js";
 
-export interface CoreDeps {
-  config: Config;
-  log: Logger;
-  pool: Pool;
-  valkey: ValkeyClient | null;
-  valkeyHealth: ValkeyHealth | null;
-  jwtSecret: string;
-  metrics: Metrics;
-  now: Clock;
-}
+export type CoreDeps = Omit<GatewayDeps, "now"> & { metrics: Metrics; now: Clock };
 
 /**
  * The transport-free core: every use case the two doors (HTTP, WebSocket)

@@ -82,6 +82,13 @@ export async function rotateRefreshToken(
   if (row.revoked_at) throw new AppError("SESSION_REVOKED", 401, "This session was revoked");
 
   const successor = crypto.successorOf(presented);
+  const rotated: Rotation = {
+    kind: "rotated",
+    sid: row.session_id,
+    userType: row.user_type,
+    userId: row.user_id,
+    refreshToken: successor,
+  };
   if (row.rotated_at === null) {
     if (row.expires_at.getTime() <= now.getTime())
       throw new AppError("REFRESH_EXPIRED", 401, "Refresh token expired");

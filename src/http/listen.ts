@@ -1,5 +1,8 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from "uWebSockets.js";
 
+/** A uWS app; callers outside http/ and ws/ never touch uWS types directly. */
+export const createApp = (): TemplatedApp => uWS.App();
+
 export interface Listening {
   port: number;
   close(): void;
