@@ -1,9 +1,15 @@
 import type { Services } from "../../services.js";
 import type { Router } from "../router.js";
+import { registerCustomerAuthRoutes } from "./customer-auth-routes.js";
+import { registerMitraAuthRoutes } from "./mitra-auth-routes.js";
 import { registerSharedAuthRoutes } from "./shared-auth-routes.js";
+import { registerTestRoutes } from "./test-routes.js";
 
 /** Every feature route group, on the listener the contract puts it on. */
 export function registerRoutes(publicRouter: Router, internalRouter: Router, s: Services): void {
   registerSharedAuthRoutes(publicRouter, s);
+  registerCustomerAuthRoutes(publicRouter, s);
+  registerMitraAuthRoutes(publicRouter, s);
+  registerTestRoutes(internalRouter, s);
   void internalRouter;
 }
