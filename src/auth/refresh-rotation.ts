@@ -107,24 +107,12 @@ export async function rotateRefreshToken(
       successorId,
     ]);
     await tx.query("UPDATE auth_sessions SET last_used_at = $2 WHERE id = $1", [row.session_id, now]);
-    return {
-      kind: "rotated",
-      sid: row.session_id,
-      userType: row.user_type,
-      userId: row.user_id,
-      refreshToken: successor,
-    };
+    return rotated;
   }
 
   const sinceRotation = now.getTime() - row.rotated_at.getTime();
   if (sinceRotation <= policy.graceSeconds * 1000 && row.successor_rotated_at === null) {
-    return {
-      kind: "rotated",
-      sid: row.session_id,
-      userType: row.user_type,
-      userId: row.user_id,
-      refreshToken: successor,
-    };
+    return rotated;
   }
   return { kind: "reused", sid: row.session_id };
 }
