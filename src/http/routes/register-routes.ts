@@ -1,5 +1,6 @@
 import type { Services } from "../../services.js";
 import type { Router } from "../router.js";
+import { registerCcAuthRoutes } from "./cc-auth-routes.js";
 import { registerCustomerAuthRoutes } from "./customer-auth-routes.js";
 import { registerMitraAuthRoutes } from "./mitra-auth-routes.js";
 import { registerSharedAuthRoutes } from "./shared-auth-routes.js";
@@ -11,5 +12,6 @@ export function registerRoutes(publicRouter: Router, internalRouter: Router, s: 
   registerCustomerAuthRoutes(publicRouter, s);
   registerMitraAuthRoutes(publicRouter, s);
   registerTestRoutes(internalRouter, s);
+  registerCcAuthRoutes(internalRouter, s);
   void internalRouter;
 }

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import type { AuthService } from "../../auth/auth-service.js";
+import type { Operators } from "../../auth/operators.js";
+import { requirePrincipal } from "../auth-guard.js";
+import { parseBody } from "../json-body.js";
+import type { Router } from "../router.js";
+
+/** Generous cap: the password policy (≤ 72 bytes) answers PASSWORD_POLICY, not VALIDATION_FAILED. */
+const passwordField = z.string().max(1024);
+
+const createBody = z
+  .object({
+    email: z.email().max(254),
+    role: z.enum(["admin", "operator"]),
+    password: passwordField.optional(),
+  })
+  .strict();
+const ownPasswordBody = z.object({ currentPassword: passwordField, newPassword: passwordField }).strict();
+const forcedPasswordBody = z.object({ newPassword: passwordField }).strict();
+
+/** /internal/control-center-users: accounts and passwords (contract §2, §9). */
+export function registerCcUserRoutes(router: Router, d: { auth: AuthService; operators: Operators }): void {
+  router.post("/internal/control-center-users", async (req) => {
+    const principal = await requirePrincipal(d.auth, req);
+    const body = parseBody(req, createBody);
+    return { status: 201, body: await d.operators.create(principal, body) };
+  });
+
+  // Static, so the router matches it before the `:id` pattern below.
+  router.put("/internal/control-center-users/me/password", async (req) => {
+    const principal = await requirePrincipal(d.auth, req);
+    const body = parseBody(req, ownPasswordBody);
+    await d.operators.changeOwnPassword(principal, body.currentPassword, body.newPassword);
+    return { status: 204 };
+  });
+
+  router.put("/internal/control-center-users/:id/password", async (req) => {
+    const principal = await requirePrincipal(d.auth, req);
+    const body = parseBody(req, forcedPasswordBody);
+    await d.operators.forceReset(principal, req.params.id as string, body.newPassword);
+    return { status: 204 };
+  });
+}
