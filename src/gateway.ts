@@ -75,6 +75,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     throw err;
   }
   const [pub, internal] = listeners as [Listening, Listening];
+  if (!config.CC_PUBLIC_URL) {
+    const host = config.INTERNAL_HOST === "0.0.0.0" ? "127.0.0.1" : config.INTERNAL_HOST;
+    services.links.ccPublicUrl = `http://${host}:${internal.port}/internal`;
+  }
 
   let closing: Promise<void> | undefined;
   return {

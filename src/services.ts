@@ -61,6 +61,8 @@ export function buildServices(d: CoreDeps) {
     appConfig,
     startTasks,
     stopTasks,
+    /** Base of links mailed to operators; main/gateway fills in the real internal port when CC_PUBLIC_URL is unset. */
+    links: { ccPublicUrl: d.config.ccPublicUrl },
     async start(): Promise<void> {
       await revocations.start();
       for (const task of startTasks) await task();

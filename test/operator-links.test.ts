@@ -136,7 +136,8 @@ describe("invitations", () => {
     expect(created.body.id).toMatch(/^[0-9a-f-]{36}$/);
 
     const link = await nextLink(email);
-    expect(link.startsWith(`${gw.gateway.services.config.ccPublicUrl}/accept-invite?token=`)).toBe(true);
+    // CC_PUBLIC_URL is unset: the link points at the internal listener actually bound (port 0 in tests).
+    expect(link.startsWith(`${gw.internalUrl}/internal/accept-invite?token=`)).toBe(true);
     const token = tokenOf(link);
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // Only the hash is stored.

@@ -34,8 +34,8 @@ export interface OperatorLinksDeps {
   lockout: LoginLockout;
   appConfig: Pick<AppConfigStore, "get">;
   mail: MailDispatcher;
-  /** Base of the links (config.ccPublicUrl), without a trailing slash. */
-  ccPublicUrl: string;
+  /** Base of the links, without a trailing slash; read at send time (the internal port may be picked at listen). */
+  ccPublicUrl: () => string;
   log: Logger;
   now: Clock;
 }
@@ -67,7 +67,7 @@ export class OperatorLinks {
       kind: "invite",
       subject: "You are invited to the control center",
       text: `Open this link within ${cc_invite_ttl_hours} hours to choose your password and sign in.`,
-      link: `${this.d.ccPublicUrl}/accept-invite?token=${token}`,
+      link: `${this.d.ccPublicUrl()}/accept-invite?token=${token}`,
     };
   }
 
@@ -112,7 +112,7 @@ export class OperatorLinks {
         kind: "reset" as const,
         subject: "Reset your control center password",
         text: `Open this link within ${cc_reset_ttl_minutes} minutes to choose a new password and sign in.`,
-        link: `${this.d.ccPublicUrl}/reset-password?token=${token}`,
+        link: `${this.d.ccPublicUrl()}/reset-password?token=${token}`,
       };
     });
     if (mail) this.d.mail.dispatch(mail);

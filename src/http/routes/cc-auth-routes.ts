@@ -47,7 +47,7 @@ export function registerCcAuthRoutes(router: Router, s: Services): void {
     createMailProvider(s.config, { pool: s.pool, log: s.log, now: s.now }),
     s.log,
   );
-  const links = new OperatorLinks({ ...s, hasher, lockout, mail, ccPublicUrl: s.config.ccPublicUrl });
+  const links = new OperatorLinks({ ...s, hasher, lockout, mail, ccPublicUrl: () => s.links.ccPublicUrl });
   const operators = new Operators({ ...s, hasher, lockout, links, mail });
   const cookie: CookiePolicy = {
     secure: s.config.NODE_ENV !== "development",
