@@ -236,7 +236,7 @@ describe("password reset", () => {
     const old = await login(op.email, GOOD);
     expect((await requestReset(op.email.toUpperCase())).status).toBe(202);
     const link = await nextLink(op.email);
-    expect(link.startsWith(`${gw.gateway.services.config.ccPublicUrl}/reset-password?token=`)).toBe(true);
+    expect(link.startsWith(`${gw.internalUrl}/internal/reset-password?token=`)).toBe(true);
 
     const r = await confirm(tokenOf(link), OTHER_GOOD);
     expect(r.status).toBe(200);
