@@ -82,6 +82,12 @@ export async function startTestGateway(opts: {
   };
 }
 
+/** Children still running when the test process exits (a failed assertion skipped their stop) are killed. */
+const spawned = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of spawned) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
 export const MAIN_JS = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 
 export interface SpawnedGateway {
