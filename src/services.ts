@@ -6,6 +6,7 @@ import { createTokenCrypto } from "./auth/token-crypto.js";
 import type { Clock } from "./clock.js";
 import type { GatewayDeps } from "./gateway.js";
 import type { Metrics } from "./metrics.js";
+import { buildAvailabilityModule } from "./mirror/availability-module.js";
 import { createKeys, type Keys } from "./valkey/keys.js";
 import { PubSub } from "./valkey/pubsub.js";
 
@@ -46,6 +47,7 @@ export function buildServices(d: CoreDeps) {
     now: d.now,
   });
   const appConfig = new AppConfigStore(d.pool);
+  const avail = buildAvailabilityModule({ ...d, keys, auth });
   /** Work that must finish before the listeners open (route groups add theirs, e.g. the first admin). */
   const startTasks: (() => Promise<void>)[] = [];
   const stopTasks: (() => void | Promise<void>)[] = [];
@@ -59,6 +61,7 @@ export function buildServices(d: CoreDeps) {
     revocations,
     auth,
     appConfig,
+    avail,
     startTasks,
     stopTasks,
     /** Base of links mailed to operators; main/gateway fills in the real internal port when CC_PUBLIC_URL is unset. */
@@ -66,9 +69,11 @@ export function buildServices(d: CoreDeps) {
     async start(): Promise<void> {
       await revocations.start();
       for (const task of startTasks) await task();
+      await avail.start();
     },
     async stop(): Promise<void> {
       for (const task of stopTasks) await task();
+      await avail.stop();
       revocations.stop();
       pubsub.close();
     },

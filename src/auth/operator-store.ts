@@ -1,4 +1,5 @@
 import type { Queryable } from "../db/pool.js";
+import { AppError } from "../errors.js";
 
 /** `control_center_users` and the plain SQL that reads and writes it. */
 
@@ -81,4 +82,13 @@ export async function setOperatorPassword(
     [id, passwordHash, now],
   );
   return rows[0] ?? null;
+}
+
+/** Throws 403 FORBIDDEN unless the principal is an active admin (contract §2: admin-only routes). */
+export async function requireAdmin(db: Queryable, principal: { userId: string }): Promise<OperatorRow> {
+  const me = await findOperatorById(db, principal.userId);
+  if (me?.role !== "admin" || me.status !== "active") {
+    throw new AppError("FORBIDDEN", 403, "Only an admin may do this");
+  }
+  return me;
 }

@@ -15,6 +15,7 @@ import {
   insertOperator,
   type OperatorRole,
   type OperatorRow,
+  requireAdmin,
   setOperatorPassword,
 } from "./operator-store.js";
 import { assertPasswordPolicy, invalidCredentials } from "./password-errors.js";
@@ -144,13 +145,8 @@ export class Operators {
     await this.setPassword(targetId, await this.d.hasher.hash(newPassword));
   }
 
-  /** Throws 403 FORBIDDEN unless the principal is an active admin. */
-  async requireAdmin(principal: Principal): Promise<OperatorRow> {
-    const me = await findOperatorById(this.d.pool, principal.userId);
-    if (me?.role !== "admin" || me.status !== "active") {
-      throw new AppError("FORBIDDEN", 403, "Only an admin may do this");
-    }
-    return me;
+  requireAdmin(principal: Principal): Promise<OperatorRow> {
+    return requireAdmin(this.d.pool, principal);
   }
 
   private async self(principal: Principal): Promise<OperatorRow> {

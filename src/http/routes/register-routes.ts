@@ -1,8 +1,12 @@
 import type { Services } from "../../services.js";
 import type { Router } from "../router.js";
+import { registerAvailabilityRoutes } from "./availability-routes.js";
 import { registerCcAuthRoutes } from "./cc-auth-routes.js";
+import { registerCcConfigRoutes } from "./cc-config-routes.js";
+import { registerCcMitraRoutes } from "./cc-mitra-routes.js";
 import { registerCustomerAuthRoutes } from "./customer-auth-routes.js";
 import { registerMitraAuthRoutes } from "./mitra-auth-routes.js";
+import { registerMitraStatusRoutes } from "./mitra-status-routes.js";
 import { registerSharedAuthRoutes } from "./shared-auth-routes.js";
 import { registerTestRoutes } from "./test-routes.js";
 
@@ -13,5 +17,8 @@ export function registerRoutes(publicRouter: Router, internalRouter: Router, s: 
   registerMitraAuthRoutes(publicRouter, s);
   registerTestRoutes(internalRouter, s);
   registerCcAuthRoutes(internalRouter, s);
-  void internalRouter;
+  registerMitraStatusRoutes(publicRouter, s);
+  registerAvailabilityRoutes(publicRouter, s);
+  registerCcMitraRoutes(internalRouter, s);
+  registerCcConfigRoutes(internalRouter, s);
 }

@@ -46,7 +46,14 @@ export function registerTestRoutes(router: Router, s: Services): void {
         now,
       ],
     );
-    if (inserted.rows[0]) return { status: 201, body: { id: inserted.rows[0].id } };
+    const created = inserted.rows[0];
+    if (created) {
+      // The mirror follows Postgres, as it does for a mitra created by an operator.
+      await s.avail.mirror.setMax(created.id, body.maxConcurrentSessions ?? 1);
+      await s.avail.mirror.setCapacities([{ mitraId: created.id, capacity: 0 }]);
+      if (body.isActive === false) await s.avail.mirror.setActive(created.id, false);
+      return { status: 201, body: { id: created.id } };
+    }
     const existing = await s.pool.query<{ id: string }>("SELECT id FROM mitras WHERE phone = $1", [phone]);
     return { status: 200, body: { id: (existing.rows[0] as { id: string }).id } };
   });

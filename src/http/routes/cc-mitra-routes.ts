@@ -1,0 +1,63 @@
+import { z } from "zod";
+import { normalisePhone } from "../../auth/phone.js";
+import { dashboardCounts } from "../../mirror/dashboard-counts.js";
+import type { Services } from "../../services.js";
+import { requirePrincipal } from "../auth-guard.js";
+import { parseBody, parseQuery } from "../json-body.js";
+import type { Router } from "../router.js";
+import { displayNameSchema } from "./shared-auth-routes.js";
+
+const listQuery = z.object({
+  status: z.enum(["online", "offline", "available", "deactivated"]).optional(),
+  q: z.string().trim().max(100).optional(),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+const maxSessions = z.number().int().min(1).max(100);
+const createBody = z
+  .object({
+    phone: z.string().max(40),
+    displayName: displayNameSchema,
+    maxConcurrentSessions: maxSessions.optional(),
+  })
+  .strict();
+const patchBody = z
+  .object({
+    displayName: displayNameSchema.optional(),
+    isActive: z.boolean().optional(),
+    maxConcurrentSessions: maxSessions.optional(),
+  })
+  .strict();
+
+/** /internal/mitras and /internal/dashboard/counts (operators). */
+export function registerCcMitraRoutes(router: Router, s: Services): void {
+  const { admin, availability } = s.avail;
+
+  router.get("/internal/mitras", async (req) => {
+    await requirePrincipal(s.auth, req);
+    const q = parseQuery(req, listQuery);
+    return { status: 200, body: await admin.list({ ...q, ...(q.q ? { q: q.q } : {}) }) };
+  });
+
+  router.post("/internal/mitras", async (req) => {
+    await requirePrincipal(s.auth, req);
+    const body = parseBody(req, createBody);
+    const phone = normalisePhone(body.phone, s.config.DEFAULT_COUNTRY_CODE);
+    return { status: 201, body: await admin.create({ ...body, phone }) };
+  });
+
+  router.patch("/internal/mitras/:id", async (req) => {
+    await requirePrincipal(s.auth, req);
+    return { status: 200, body: await admin.patch(req.params.id as string, parseBody(req, patchBody)) };
+  });
+
+  router.get("/internal/mitras/:id/log", async (req) => {
+    await requirePrincipal(s.auth, req);
+    return { status: 200, body: await admin.log(req.params.id as string) };
+  });
+
+  router.get("/internal/dashboard/counts", async (req) => {
+    await requirePrincipal(s.auth, req);
+    return { status: 200, body: await dashboardCounts(availability, s.pool) };
+  });
+}

@@ -1,0 +1,132 @@
+import type { Clock } from "../clock.js";
+import type { Pool } from "../db/pool.js";
+import type { Metrics } from "../metrics.js";
+import type { ValkeyClient } from "../valkey/client.js";
+import type { Keys } from "../valkey/keys.js";
+
+/** One available mitra, with what pairing orders by (least loaded, longest idle). */
+export interface AvailableMitra {
+  id: string;
+  capacity: number;
+  max: number;
+  heartbeatAt: string;
+}
+
+export interface AvailabilityDeps {
+  pool: Pool;
+  valkey: ValkeyClient | null;
+  keys: Keys;
+  metrics: Metrics;
+  now: Clock;
+  staleSeconds: number;
+}
+
+/**
+ * The read paths of availability (contract §3): Valkey first; on any Valkey
+ * error the same answer from Postgres, as of the last heartbeat mirror.
+ * A mitra is available when online, not deactivated, its heartbeat younger
+ * than HEARTBEAT_STALE_SECONDS, and its capacity below its maximum.
+ */
+export class Availability {
+  constructor(private readonly d: AvailabilityDeps) {}
+
+  private threshold(): Date {
+    return new Date(this.d.now().getTime() - this.d.staleSeconds * 1000);
+  }
+
+  async findAvailableMitras(): Promise<AvailableMitra[]> {
+    return this.withFallback(
+      "find_available",
+      () => this.fromValkey(),
+      () => this.fromPostgres(),
+    );
+  }
+
+  async countAvailable(): Promise<number> {
+    return (await this.findAvailableMitras()).length;
+  }
+
+  async isMitraAvailable(mitraId: string): Promise<boolean> {
+    return (await this.findAvailableMitras()).some((m) => m.id === mitraId);
+  }
+
+  /** online, deactivated and available counts (the dashboard adds session counts). */
+  async presenceCounts(): Promise<{ online: number; deactivated: number; available: number }> {
+    return this.withFallback(
+      "presence_counts",
+      async () => {
+        const v = this.d.valkey as ValkeyClient;
+        const [online, deactivated] = await Promise.all([
+          v.scard(this.d.keys.mitrasOnline),
+          v.scard(this.d.keys.mitrasDeactivated),
+        ]);
+        return { online, deactivated, available: (await this.fromValkey()).length };
+      },
+      async () => {
+        const { rows } = await this.d.pool.query<{ online: number; deactivated: number }>(
+          `SELECT count(*) FILTER (WHERE is_online AND is_active)::int AS online,
+                  count(*) FILTER (WHERE NOT is_active)::int AS deactivated FROM mitras`,
+        );
+        const r = rows[0] as { online: number; deactivated: number };
+        return { ...r, available: (await this.fromPostgres()).length };
+      },
+    );
+  }
+
+  private async withFallback<T>(
+    op: string,
+    valkey: () => Promise<T>,
+    postgres: () => Promise<T>,
+  ): Promise<T> {
+    if (this.d.valkey) {
+      try {
+        return await valkey();
+      } catch {
+        this.d.metrics.valkeyFallbacks.inc({ operation: op });
+      }
+    }
+    return postgres();
+  }
+
+  private async fromValkey(): Promise<AvailableMitra[]> {
+    const v = this.d.valkey as ValkeyClient;
+    const { keys } = this.d;
+    const ids = await v.sdiff(keys.mitrasOnline, keys.mitrasDeactivated);
+    if (ids.length === 0) return [];
+    const results = await v
+      .pipeline()
+      .mget(ids.map((id) => keys.mitraHeartbeat(id)))
+      .mget(ids.map((id) => keys.mitraCapacity(id)))
+      .mget(ids.map((id) => keys.mitraMax(id)))
+      .exec();
+    if (!results) throw new Error("pipeline aborted");
+    for (const [err] of results) if (err) throw err;
+    const [hbs, caps, maxes] = results.map(([, v]) => v as (string | null)[]) as [
+      (string | null)[],
+      (string | null)[],
+      (string | null)[],
+    ];
+    const threshold = this.threshold().toISOString();
+    const out: AvailableMitra[] = [];
+    ids.forEach((id, i) => {
+      const hb = hbs[i];
+      const capacity = Number(caps[i] ?? 0);
+      const max = Number(maxes[i] ?? 1);
+      if (hb && hb > threshold && capacity < max) out.push({ id, capacity, max, heartbeatAt: hb });
+    });
+    return out;
+  }
+
+  private async fromPostgres(): Promise<AvailableMitra[]> {
+    const { rows } = await this.d.pool.query<{ id: string; capacity: number; max: number; hb: Date }>(
+      `SELECT m.id, COALESCE(c.n, 0)::int AS capacity, m.max_concurrent_sessions AS max, m.last_heartbeat_at AS hb
+       FROM mitras m
+       LEFT JOIN (SELECT mitra_id, count(*) AS n FROM chat_sessions
+                  WHERE status IN ('active', 'pending_payment') GROUP BY mitra_id) c ON c.mitra_id = m.id
+       WHERE m.is_online AND m.is_active AND m.last_heartbeat_at > $1
+         AND COALESCE(c.n, 0) < m.max_concurrent_sessions`,
+      [this.threshold()],
+    );
+    return rows.map((r) => ({ id: r.id, capacity: r.capacity, max: r.max, heartbeatAt: r.hb.toISOString() }));
+  }
+}

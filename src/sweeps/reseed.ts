@@ -1,0 +1,120 @@
+import type { Clock } from "../clock.js";
+import type { Pool, PoolClient } from "../db/pool.js";
+import type { ValkeyClient } from "../valkey/client.js";
+import type { Keys } from "../valkey/keys.js";
+import { defineScript, runScript } from "../valkey/lua-loader.js";
+import type { SweepOutcome } from "./auto-offline.js";
+import { SWEEP_IDS, withSweepLock } from "./sweep-lock.js";
+
+const SCRIPT = "setHeartbeatIfNewer";
+const CHUNK = 5000;
+/** Status changes this recent are applied again after the swap (covers writes that raced the snapshot). */
+const RACE_WINDOW_MS = 10_000;
+
+interface Row {
+  id: string;
+  is_online: boolean;
+  is_active: boolean;
+  max_concurrent_sessions: number;
+  last_heartbeat_at: Date | null;
+  capacity: number;
+}
+
+/**
+ * Rebuilds every mirrored availability key from Postgres (contract §3): at
+ * start, on every Valkey (re)connect, and on its cadence.
+ *
+ * - The two sets are built under scratch names and swapped in with RENAME,
+ *   so readers never see a half-built set.
+ * - A status change committed while the reseed runs is not lost: after the
+ *   swap, mitras changed in the last seconds are re-applied from Postgres.
+ * - A heartbeat never moves backwards (Lua: SET only if newer).
+ */
+export class Reseed {
+  constructor(private readonly d: { pool: Pool; valkey: ValkeyClient | null; keys: Keys; now: Clock }) {
+    if (d.valkey)
+      defineScript(d.valkey, SCRIPT, new URL("./lua/set-heartbeat-if-newer-n.lua", import.meta.url));
+  }
+
+  async run(): Promise<SweepOutcome> {
+    const v = this.d.valkey;
+    if (!v) return { outcome: "skipped" };
+    const r = await withSweepLock(this.d.pool, SWEEP_IDS.reseed, (tx) => this.sweep(tx, v));
+    return r.ran ? { outcome: "done", changed: r.result } : { outcome: "skipped" };
+  }
+
+  private async sweep(tx: PoolClient, v: ValkeyClient): Promise<number> {
+    const { keys } = this.d;
+    const startedAt = this.d.now();
+    const { rows } = await tx.query<Row>(
+      `SELECT m.id, m.is_online, m.is_active, m.max_concurrent_sessions, m.last_heartbeat_at, COALESCE(c.n, 0)::int AS capacity
+       FROM mitras m
+       LEFT JOIN (SELECT mitra_id, count(*) AS n FROM chat_sessions
+                  WHERE status IN ('active', 'pending_payment') GROUP BY mitra_id) c ON c.mitra_id = m.id`,
+    );
+    await swapSet(
+      v,
+      keys.reseedScratch("online"),
+      keys.mitrasOnline,
+      rows.filter((r) => r.is_online && r.is_active).map((r) => r.id),
+    );
+    await swapSet(
+      v,
+      keys.reseedScratch("deactivated"),
+      keys.mitrasDeactivated,
+      rows.filter((r) => !r.is_active).map((r) => r.id),
+    );
+
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const chunk = rows.slice(i, i + CHUNK);
+      await v.mset(
+        chunk.flatMap((r) => [
+          keys.mitraMax(r.id),
+          String(r.max_concurrent_sessions),
+          keys.mitraCapacity(r.id),
+          String(r.capacity),
+        ]),
+      );
+      const beats = chunk.filter((r) => r.is_online && r.last_heartbeat_at);
+      if (beats.length > 0) {
+        await runScript(
+          v,
+          SCRIPT,
+          beats.map((r) => keys.mitraHeartbeat(r.id)),
+          beats.map((r) => (r.last_heartbeat_at as Date).toISOString()),
+        );
+      }
+    }
+    await this.reapplyRecent(tx, v, startedAt);
+    return rows.length;
+  }
+
+  /** Mitras whose status changed around the snapshot get their current state again. */
+  private async reapplyRecent(tx: PoolClient, v: ValkeyClient, startedAt: Date): Promise<void> {
+    const { keys } = this.d;
+    const { rows } = await tx.query<{ id: string; is_online: boolean; is_active: boolean }>(
+      // Outside the snapshot's view: a fresh statement in READ COMMITTED sees what committed meanwhile.
+      "SELECT id, is_online, is_active FROM mitras WHERE updated_at >= $1",
+      [new Date(startedAt.getTime() - RACE_WINDOW_MS)],
+    );
+    if (rows.length === 0) return;
+    const m = v.multi();
+    for (const r of rows) {
+      if (r.is_online && r.is_active) m.sadd(keys.mitrasOnline, r.id);
+      else m.srem(keys.mitrasOnline, r.id);
+      if (r.is_active) m.srem(keys.mitrasDeactivated, r.id);
+      else m.sadd(keys.mitrasDeactivated, r.id);
+    }
+    await m.exec();
+  }
+}
+
+async function swapSet(v: ValkeyClient, scratch: string, live: string, members: string[]): Promise<void> {
+  await v.del(scratch);
+  if (members.length === 0) {
+    await v.del(live);
+    return;
+  }
+  for (let i = 0; i < members.length; i += CHUNK) await v.sadd(scratch, members.slice(i, i + CHUNK));
+  await v.rename(scratch, live);
+}
