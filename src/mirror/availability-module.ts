@@ -12,6 +12,7 @@ import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { Availability } from "./availability.js";
 import { Beacon } from "./beacon.js";
+import { recomputeCapacity } from "./capacity.js";
 import { Heartbeats } from "./heartbeat.js";
 import { MitraAdmin } from "./mitra-admin.js";
 import { MitraMirror } from "./mitra-mirror.js";
@@ -66,6 +67,7 @@ export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
     beacon: new Beacon(d.valkey, d.keys, availability, d.now),
     heartbeats: new Heartbeats({ ...d, health: d.valkeyHealth }),
     status,
+    recomputeCapacity: (mitraIds: readonly string[]) => recomputeCapacity(d.pool, mirror, mitraIds),
     admin: new MitraAdmin({
       ...d,
       mirror,

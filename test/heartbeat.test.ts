@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { authHeader, post } from "./support/auth.js";
+import { createTestDatabase, type TestDatabase } from "./support/db.js";
+import { startTestGateway, type TestGateway, waitFor } from "./support/gateway.js";
+import { mitraToken, seedMitra } from "./support/mitras.js";
+import { OwnValkey } from "./support/valkey.js";
+
+let db: TestDatabase;
+let valkey: OwnValkey;
+let gw: TestGateway;
+
+/** Sweeps hourly so none fires during a test and adds statements of its own. */
+const QUIET_SWEEPS = {
+  MITRA_AUTO_OFFLINE_SWEEP_SECONDS: "3600",
+  HEARTBEAT_MIRROR_INTERVAL_SECONDS: "3600",
+  VALKEY_ONLINE_MIRROR_SWEEP_SECONDS: "3600",
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  valkey = await OwnValkey.start();
+  gw = await startTestGateway({ databaseUrl: db.url, valkeyUrl: valkey.url, env: QUIET_SWEEPS });
+});
+afterAll(async () => {
+  await gw?.close();
+  await valkey?.stop();
+  await db?.drop();
+});
+
+const heartbeat = (token: string) =>
+  post(gw.publicUrl, "/api/mitra/status/heartbeat", undefined, authHeader(token));
+const keys = () => gw.gateway.services.keys;
+
+/** Counts every statement the gateway's pool runs from now on. */
+function countStatements(): { count: () => number; restore: () => void } {
+  const pool = gw.pool;
+  const query = pool.query.bind(pool);
+  const connect = pool.connect.bind(pool);
+  let n = 0;
+  // biome-ignore lint/suspicious/noExplicitAny: wrapping pg's overloaded signatures
+  (pool as any).query = (...args: any[]) => {
+    n++;
+    return (query as (...a: unknown[]) => unknown)(...args);
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: wrapping pg's overloaded signatures
+  (pool as any).connect = (...args: any[]) => {
+    n++;
+    return (connect as (...a: unknown[]) => unknown)(...args);
+  };
+  return {
+    count: () => n,
+    restore: () => {
+      Object.assign(pool, { query, connect });
+    },
+  };
+}
+
+describe("heartbeats", () => {
+  it("touch Valkey only: zero Postgres statements per heartbeat while Valkey is up", async () => {
+    const ids = await Promise.all([seedMitra(gw.pool), seedMitra(gw.pool), seedMitra(gw.pool)]);
+    const tokens = await Promise.all(ids.map((id) => mitraToken(gw, id)));
+    await heartbeat(tokens[0] as string); // warm-up
+    const counter = countStatements();
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => heartbeat(tokens[i % 3] as string)),
+      );
+      expect(results.every((r) => r.status === 204)).toBe(true);
+      expect(counter.count()).toBe(0);
+    } finally {
+      counter.restore();
+    }
+    const hb = await gw.valkey?.get(keys().mitraHeartbeat(ids[1] as string));
+    expect(Date.now() - Date.parse(hb as string)).toBeLessThan(5000);
+  });
+
+  it("does not set a mitra online", async () => {
+    const id = await seedMitra(gw.pool);
+    expect((await heartbeat(await mitraToken(gw, id))).status).toBe(204);
+    expect(await gw.valkey?.sismember(keys().mitrasOnline, id)).toBe(0);
+    const { rows } = await gw.pool.query("SELECT is_online FROM mitras WHERE id = $1", [id]);
+    expect(rows[0].is_online).toBe(false);
+  });
+
+  it("gathers the heartbeats of one event-loop tick into one Valkey call", async () => {
+    const ids = await Promise.all(Array.from({ length: 40 }, () => seedMitra(gw.pool)));
+    const before = await scriptCalls();
+    await Promise.all(ids.map((id) => gw.gateway.services.avail.heartbeats.recordHeartbeat(id)));
+    expect((await scriptCalls()) - before).toBe(1);
+    const beats = await gw.valkey?.mget(ids.map((id) => keys().mitraHeartbeat(id)));
+    expect(beats?.every((b) => b !== null)).toBe(true);
+  });
+
+  it("a deactivated mitra's heartbeat is refused, with Valkey up and while Valkey is down", async () => {
+    const id = await seedMitra(gw.pool);
+    const token = await mitraToken(gw, id);
+    // Deactivated in both stores, without revoking the session (so the guard itself is what refuses).
+    await gw.pool.query("UPDATE mitras SET is_active = false WHERE id = $1", [id]);
+    await gw.valkey?.sadd(keys().mitrasDeactivated, id);
+    const up = await heartbeat(token);
+    expect([up.status, up.body.error.code]).toEqual([403, "ACCOUNT_INACTIVE"]);
+
+    const live = await seedMitra(gw.pool);
+    const liveToken = await mitraToken(gw, live);
+    await valkey.stop();
+    await waitFor(() => gw.health?.state === "down", 3000);
+    try {
+      // The revocation check and the guard both read Postgres now.
+      const down = await heartbeat(token);
+      expect([down.status, down.body.error.code]).toEqual([403, "ACCOUNT_INACTIVE"]);
+      expect((await heartbeat(liveToken)).status).toBe(204);
+      const { rows } = await gw.pool.query("SELECT last_heartbeat_at FROM mitras WHERE id = $1", [live]);
+      expect(Date.now() - (rows[0].last_heartbeat_at as Date).getTime()).toBeLessThan(5000);
+    } finally {
+      await valkey.startAgain();
+      await waitFor(() => gw.health?.state === "up", 5000);
+    }
+  });
+
+  it("answers 401 without a token and 403 with a customer's", async () => {
+    expect((await post(gw.publicUrl, "/api/mitra/status/heartbeat")).status).toBe(401);
+    const customer = await post(gw.publicUrl, "/api/shared/auth/anonymous", {});
+    const r = await heartbeat(customer.body.accessToken);
+    expect([r.status, r.body.error.code]).toEqual([403, "FORBIDDEN"]);
+  });
+});
+
+/** How many Lua scripts Valkey has run so far (our own server: nothing else runs scripts on it). */
+async function scriptCalls(): Promise<number> {
+  const info = (await gw.valkey?.info("commandstats")) ?? "";
+  let n = 0;
+  for (const m of info.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) n += Number(m[2]);
+  return n;
+}
