@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { startTestGateway, type TestGateway, waitFor } from "./support/gateway.js";
+import { json } from "./support/http.js";
 import { openSession, seedMitra } from "./support/mitras.js";
 import { OwnValkey, testPrefix } from "./support/valkey.js";
 
@@ -80,7 +81,7 @@ describe("availability reads", () => {
       expect(fromPostgres).toEqual(fromValkey);
       expect(await fallbackCount(b)).toBeGreaterThan(fallbacksBefore);
       // The public beacon still answers.
-      const beacon = await (await fetch(`${b.publicUrl}/api/client/availability`)).json();
+      const beacon = await json(await fetch(`${b.publicUrl}/api/client/availability`));
       expect(beacon.available).toBe(2);
     } finally {
       await startValkey();
@@ -91,8 +92,8 @@ describe("availability reads", () => {
 describe("the availability beacon", () => {
   it("is one snapshot shared by every process, at most 10 s old", async () => {
     await a.valkey?.del(a.gateway.services.keys.availabilitySnapshot);
-    const first = await (await fetch(`${a.publicUrl}/api/client/availability`)).json();
-    const second = await (await fetch(`${b.publicUrl}/api/client/availability`)).json();
+    const first = await json(await fetch(`${a.publicUrl}/api/client/availability`));
+    const second = await json(await fetch(`${b.publicUrl}/api/client/availability`));
     expect(second).toEqual(first);
     expect(first.asOf).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(Date.now() - Date.parse(first.asOf)).toBeLessThan(10_000);
@@ -106,7 +107,7 @@ describe("the availability beacon", () => {
     const before = await commandCalls("sdiff");
     const answers = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        fetch(`${(i % 2 ? a : b).publicUrl}/api/client/availability`).then((r) => r.json()),
+        fetch(`${(i % 2 ? a : b).publicUrl}/api/client/availability`).then(json),
       ),
     );
     expect(new Set(answers.map((x) => x.asOf)).size).toBe(1);
