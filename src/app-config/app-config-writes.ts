@@ -13,7 +13,10 @@ export async function writeTunables(pool: Pool, patch: unknown, now: Date): Prom
   const issues: Issue[] = [];
   const valid: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch)) {
-    const field = tunablesSchema.shape[key as keyof Tunables];
+    // Own keys only: `constructor`, `toString` or `__proto__` must be an unknown setting, not a lookup on Object.prototype.
+    const field = Object.hasOwn(tunablesSchema.shape, key)
+      ? tunablesSchema.shape[key as keyof Tunables]
+      : undefined;
     if (!field) {
       issues.push({ path: key, message: "Unknown setting" });
       continue;

@@ -41,7 +41,17 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export class MitraAdmin {
   constructor(private readonly d: MitraAdminDeps) {}
 
-  async list(q: { status?: MitraStatusFilter; q?: string; cursor?: string; limit: number }) {
+  /**
+   * A page of mitras, newest first. `phoneDigits` (digits of a phone-like
+   * `q`, trunk 0 read as the country code) is what `q` matches in the phone.
+   */
+  async list(q: {
+    status?: MitraStatusFilter | undefined;
+    q?: string | undefined;
+    phoneDigits?: string | undefined;
+    cursor?: string | undefined;
+    limit: number;
+  }): Promise<{ items: MitraItem[]; nextCursor: string | null }> {
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (sql: string, ...values: unknown[]) => {
@@ -58,14 +68,17 @@ export class MitraAdmin {
         (await this.d.availability.findAvailableMitras()).map((m) => m.id),
       );
     if (q.q) {
-      const like = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      add("(phone LIKE ? OR display_name ILIKE ?)", like, like);
+      add("(phone LIKE ? OR display_name ILIKE ?)", contains(q.phoneDigits ?? q.q), contains(q.q));
     }
     const after = q.cursor ? decodeCursor(q.cursor) : null;
     if (after) add("(created_at, id) < (?::timestamptz, ?::uuid)", after.createdAt, after.id);
     params.push(q.limit + 1);
-    const { rows } = await this.d.pool.query<MitraRow>(
-      `SELECT ${MITRA_COLUMNS} FROM mitras ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    // The cursor keeps created_at to the microsecond: a JS Date would cut it to the
+    // millisecond and skip rows created within the same millisecond as a page's last.
+    const { rows } = await this.d.pool.query<MitraRow & { created_at_us: string }>(
+      `SELECT ${MITRA_COLUMNS},
+              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_us
+       FROM mitras ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
@@ -73,7 +86,7 @@ export class MitraAdmin {
     const last = page[page.length - 1];
     return {
       items: await this.items(page),
-      nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null,
+      nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at_us, last.id) : null,
     };
   }
 
@@ -195,17 +208,37 @@ export class MitraAdmin {
   }
 }
 
-function encodeCursor(r: MitraRow): string {
-  return Buffer.from(JSON.stringify([r.created_at.toISOString(), r.id])).toString("base64url");
+/** `%text%` for LIKE, with LIKE's own wildcards in the text taken literally. */
+function contains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
+
+function encodeCursor(createdAtUs: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAtUs, id])).toString("base64url");
+}
+
+/** Exactly what encodeCursor writes; anything else (another date form, year 0, month 13) is refused, not sent to Postgres. */
+const CURSOR_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$/;
 
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString()) as [string, string];
-    if (typeof createdAt === "string" && !Number.isNaN(Date.parse(createdAt)) && UUID_RE.test(id))
-      return { createdAt, id };
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString());
+    if (Array.isArray(parsed) && parsed.length === 2) {
+      const [createdAt, id] = parsed as unknown[];
+      if (typeof createdAt === "string" && typeof id === "string" && UUID_RE.test(id) && validTime(createdAt))
+        return { createdAt, id };
+    }
   } catch {
     // fall through
   }
   throw validationFailed([{ path: "cursor", message: "Invalid cursor" }], "Invalid cursor");
+}
+
+function validTime(text: string): boolean {
+  const m = CURSOR_TIME_RE.exec(text);
+  if (!m || m[1] === "0000") return false;
+  // A real calendar time: the millisecond part must read back unchanged (no 2021-02-30 rolled over).
+  const ms = `${text.slice(0, 23)}Z`;
+  const t = Date.parse(ms);
+  return !Number.isNaN(t) && new Date(t).toISOString() === ms;
 }

@@ -21,7 +21,9 @@ export function registerCcConfigRoutes(router: Router, s: Services): void {
 
   router.patch("/internal/config", async (req) => {
     await requireAdmin(s.pool, await requirePrincipal(s.auth, req));
-    await writeTunables(s.pool, parseBody(req, z.record(z.string(), z.unknown())), s.now());
+    // The body as parsed (writeTunables checks it is an object): a zod record would rebuild it and
+    // turn a `__proto__` key into a prototype instead of refusing it as an unknown setting.
+    await writeTunables(s.pool, parseBody(req, z.unknown()), s.now());
     s.appConfig.invalidate();
     await s.pubsub
       .publish(s.keys.channel.config, { v: 1, kind: "config_changed" })

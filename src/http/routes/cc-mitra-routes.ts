@@ -7,9 +7,14 @@ import { parseBody, parseQuery } from "../json-body.js";
 import type { Router } from "../router.js";
 import { displayNameSchema } from "./shared-auth-routes.js";
 
+/** Postgres text cannot hold NUL: refused here as bad input rather than failing in the driver (500). */
+const noNul = (v: string): boolean => !v.includes("\u0000");
+const nulMessage = { message: "Must not contain a NUL character" };
+const name = displayNameSchema.refine(noNul, nulMessage);
+
 const listQuery = z.object({
   status: z.enum(["online", "offline", "available", "deactivated"]).optional(),
-  q: z.string().trim().max(100).optional(),
+  q: z.string().trim().max(100).refine(noNul, nulMessage).optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
@@ -17,13 +22,13 @@ const maxSessions = z.number().int().min(1).max(100);
 const createBody = z
   .object({
     phone: z.string().max(40),
-    displayName: displayNameSchema,
+    displayName: name,
     maxConcurrentSessions: maxSessions.optional(),
   })
   .strict();
 const patchBody = z
   .object({
-    displayName: displayNameSchema.optional(),
+    displayName: name.optional(),
     isActive: z.boolean().optional(),
     maxConcurrentSessions: maxSessions.optional(),
   })
@@ -35,8 +40,9 @@ export function registerCcMitraRoutes(router: Router, s: Services): void {
 
   router.get("/internal/mitras", async (req) => {
     await requirePrincipal(s.auth, req);
-    const q = parseQuery(req, listQuery);
-    return { status: 200, body: await admin.list({ ...q, ...(q.q ? { q: q.q } : {}) }) };
+    const { q, ...rest } = parseQuery(req, listQuery);
+    const search = q ? { q, phoneDigits: phoneDigitsOf(q, s.config.DEFAULT_COUNTRY_CODE) } : {};
+    return { status: 200, body: await admin.list({ ...rest, ...search }) };
   });
 
   router.post("/internal/mitras", async (req) => {
@@ -60,4 +66,16 @@ export function registerCcMitraRoutes(router: Router, s: Services): void {
     await requirePrincipal(s.auth, req);
     return { status: 200, body: await dashboardCounts(availability, s.pool) };
   });
+}
+
+/**
+ * What a phone-like search matches in the stored E.164 number: its digits,
+ * with a national trunk 0 read as the default country code, so an operator
+ * who types `0812 345` finds `+62812345…` (a name search is unaffected).
+ */
+function phoneDigitsOf(q: string, defaultCountryCode: number): string | undefined {
+  if (!/^\+?[0-9 ().-]+$/.test(q)) return undefined;
+  const digits = q.replace(/\D/g, "");
+  if (digits.length === 0) return undefined;
+  return !q.startsWith("+") && digits.startsWith("0") ? `${defaultCountryCode}${digits.slice(1)}` : digits;
 }
