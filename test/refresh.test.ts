@@ -148,3 +148,14 @@ describe("logout", () => {
     expect((await liveCheck(third.pair.accessToken)).body.error.code).toBe("SESSION_REVOKED");
   });
 });
+
+describe("hostile display names", () => {
+  it("a NUL character in a display name is VALIDATION_FAILED, never a 500", async () => {
+    const r = await post(gw.publicUrl, "/api/shared/auth/anonymous", { displayName: "a\u0000b" });
+    expect([r.status, r.body.error.code, r.body.error.issues[0].path]).toEqual([
+      400,
+      "VALIDATION_FAILED",
+      "displayName",
+    ]);
+  });
+});

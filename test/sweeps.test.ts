@@ -205,3 +205,15 @@ describe("sweep cadences", () => {
     expect(cronExpression(3600)).toBe("0 0 * * * *");
   });
 });
+
+describe("mirror writes", () => {
+  it("an online write landing after a deactivation never puts the mitra back into mitras:online", async () => {
+    const id = await seedMitra(a.pool);
+    await svc(a).mirror.setActive(id, false);
+    await svc(a).mirror.setOnline(id, new Date().toISOString()); // the late write of a racing go-online
+    expect(await v().sismember(keys().mitrasOnline, id)).toBe(0);
+    await svc(a).mirror.setActive(id, true);
+    await svc(a).mirror.setOnline(id, new Date().toISOString());
+    expect(await v().sismember(keys().mitrasOnline, id)).toBe(1);
+  });
+});

@@ -2,6 +2,9 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
+import { defineScript, runScript } from "../valkey/lua-loader.js";
+
+const SET_ONLINE = "setOnlineUnlessDeactivated";
 
 /**
  * Best-effort writes of the availability mirror, after Postgres committed

@@ -5,16 +5,11 @@ import type { Services } from "../../services.js";
 import { requirePrincipal } from "../auth-guard.js";
 import { parseBody, parseQuery } from "../json-body.js";
 import type { Router } from "../router.js";
-import { displayNameSchema } from "./shared-auth-routes.js";
-
-/** Postgres text cannot hold NUL: refused here as bad input rather than failing in the driver (500). */
-const noNul = (v: string): boolean => !v.includes("\u0000");
-const nulMessage = { message: "Must not contain a NUL character" };
-const name = displayNameSchema.refine(noNul, nulMessage);
+import { displayNameSchema, searchSchema } from "../text-schemas.js";
 
 const listQuery = z.object({
   status: z.enum(["online", "offline", "available", "deactivated"]).optional(),
-  q: z.string().trim().max(100).refine(noNul, nulMessage).optional(),
+  q: searchSchema.optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
@@ -22,13 +17,13 @@ const maxSessions = z.number().int().min(1).max(100);
 const createBody = z
   .object({
     phone: z.string().max(40),
-    displayName: name,
+    displayName: displayNameSchema,
     maxConcurrentSessions: maxSessions.optional(),
   })
   .strict();
 const patchBody = z
   .object({
-    displayName: name.optional(),
+    displayName: displayNameSchema.optional(),
     isActive: z.boolean().optional(),
     maxConcurrentSessions: maxSessions.optional(),
   })

@@ -11,9 +11,9 @@ import { bearerToken, requirePrincipal } from "../auth-guard.js";
 import { parseBody } from "../json-body.js";
 import type { Router } from "../router.js";
 import { sessionMeta } from "../session-meta.js";
+import { displayNameSchema } from "../text-schemas.js";
 import type { HttpRequest } from "../types.js";
 import { otpServiceOf } from "./otp-per-gateway.js";
-import { displayNameSchema } from "./shared-auth-routes.js";
 
 const idTokenBody = z.object({ idToken: z.string().min(1).max(16_384) }).strict();
 const profileBody = z.object({ displayName: displayNameSchema }).strict();

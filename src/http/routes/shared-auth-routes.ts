@@ -6,8 +6,7 @@ import { requirePrincipal } from "../auth-guard.js";
 import { parseBody } from "../json-body.js";
 import type { Router } from "../router.js";
 import { sessionMeta } from "../session-meta.js";
-
-export const displayNameSchema = z.string().trim().min(1).max(80);
+import { displayNameSchema } from "../text-schemas.js";
 
 const anonymousBody = z.object({ displayName: displayNameSchema.optional() }).strict();
 const refreshBody = z.object({ refreshToken: z.string().max(512) }).strict();

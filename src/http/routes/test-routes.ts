@@ -3,8 +3,8 @@ import { notFound } from "../../errors.js";
 import type { Services } from "../../services.js";
 import { parseBody, parseQuery } from "../json-body.js";
 import type { Router } from "../router.js";
+import { displayNameSchema } from "../text-schemas.js";
 import { otpServiceOf } from "./otp-per-gateway.js";
-import { displayNameSchema } from "./shared-auth-routes.js";
 
 const seedMitraBody = z
   .object({
