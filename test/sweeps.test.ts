@@ -207,13 +207,20 @@ describe("sweep cadences", () => {
 });
 
 describe("mirror writes", () => {
-  it("an online write landing after a deactivation never puts the mitra back into mitras:online", async () => {
+  it("a write landing after a newer one never undoes it (status versions)", async () => {
     const id = await seedMitra(a.pool);
-    await svc(a).mirror.setActive(id, false);
-    await svc(a).mirror.setOnline(id, new Date().toISOString()); // the late write of a racing go-online
+    const state = (version: string, online: boolean, active: boolean) => ({
+      mitraId: id,
+      version,
+      online,
+      active,
+    });
+    await svc(a).mirror.applyStatuses([state("900000010", false, false)]); // deactivated
+    await svc(a).mirror.applyStatuses([state("900000009", true, true)]); // the late write of a racing go-online
     expect(await v().sismember(keys().mitrasOnline, id)).toBe(0);
-    await svc(a).mirror.setActive(id, true);
-    await svc(a).mirror.setOnline(id, new Date().toISOString());
+    expect(await v().sismember(keys().mitrasDeactivated, id)).toBe(1);
+    await svc(a).mirror.applyStatuses([state("900000011", true, true)]);
     expect(await v().sismember(keys().mitrasOnline, id)).toBe(1);
+    expect(await v().sismember(keys().mitrasDeactivated, id)).toBe(0);
   });
 });

@@ -34,9 +34,9 @@ export interface AvailabilityModuleDeps {
 export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
   const mirror = new MitraMirror(d.valkey, d.keys, d.log, d.metrics);
   const availability = new Availability({ ...d, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
-  const autoOffline = new AutoOffline({ ...d, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
+  const autoOffline = new AutoOffline({ ...d, mirror, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
   const heartbeatMirror = new HeartbeatMirror(d);
-  const reseed = new Reseed(d);
+  const reseed = new Reseed({ ...d, mirror });
   const scheduler = new SweepScheduler(
     [
       {

@@ -2,9 +2,19 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
-import { defineScript, runScript } from "../valkey/lua-loader.js";
+import { defineScript } from "../valkey/lua-loader.js";
 
-const SET_ONLINE = "setOnlineUnlessDeactivated";
+const APPLY_STATUS = "applyMitraStatus";
+
+/** One mitra's presence as Postgres has it, with the version that orders it. */
+export interface PresenceState {
+  mitraId: string;
+  version: string;
+  online: boolean;
+  active: boolean;
+  /** Set when going online: going online records a heartbeat. */
+  heartbeatIso?: string;
+}
 
 /**
  * Best-effort writes of the availability mirror, after Postgres committed
@@ -17,31 +27,36 @@ export class MitraMirror {
     private readonly keys: Keys,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-  ) {}
-
-  setOnline(mitraId: string, heartbeatIso: string): Promise<void> {
-    return this.run("online", (v) =>
-      v
-        .multi()
-        .sadd(this.keys.mitrasOnline, mitraId)
-        .set(this.keys.mitraHeartbeat(mitraId), heartbeatIso)
-        .exec(),
-    );
+  ) {
+    if (valkey) defineScript(valkey, APPLY_STATUS, new URL("./lua/apply-status-4.lua", import.meta.url));
   }
 
-  setOffline(mitraId: string): Promise<void> {
-    return this.run("offline", (v) =>
-      v.multi().srem(this.keys.mitrasOnline, mitraId).del(this.keys.mitraHeartbeat(mitraId)).exec(),
-    );
-  }
-
-  setActive(mitraId: string, active: boolean): Promise<void> {
-    return this.run("active", (v) => {
-      const m = v.multi();
-      if (active) m.srem(this.keys.mitrasDeactivated, mitraId);
-      // A deactivated mitra is offline too.
-      else m.sadd(this.keys.mitrasDeactivated, mitraId).srem(this.keys.mitrasOnline, mitraId);
-      return m.exec();
+  /**
+   * Mirrors presence states read from (or just committed to) Postgres. Each
+   * carries its `status_version`; Valkey refuses one older than what it holds,
+   * so writes that land out of order never undo a newer state.
+   */
+  applyStatuses(states: readonly PresenceState[]): Promise<void> {
+    if (states.length === 0) return Promise.resolve();
+    return this.run("status", async (v) => {
+      const pipe = v.pipeline();
+      for (const st of states) {
+        const k = this.keys;
+        (pipe as unknown as Record<string, (...a: (string | number)[]) => unknown>)[APPLY_STATUS]?.(
+          4,
+          k.mitrasOnline,
+          k.mitrasDeactivated,
+          k.mitraStatusVersion(st.mitraId),
+          k.mitraHeartbeat(st.mitraId),
+          st.mitraId,
+          st.version,
+          st.online ? 1 : 0,
+          st.active ? 1 : 0,
+          st.heartbeatIso ?? "",
+        );
+      }
+      const results = await pipe.exec();
+      for (const [err] of results ?? []) if (err) throw err;
     });
   }
 

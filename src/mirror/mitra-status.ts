@@ -3,7 +3,7 @@ import { revokeUserSessions } from "../auth/auth-sessions.js";
 import type { Clock } from "../clock.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
 import { AppError, notFound } from "../errors.js";
-import type { MitraMirror } from "./mitra-mirror.js";
+import type { MitraMirror, PresenceState } from "./mitra-mirror.js";
 
 export type StatusLogEntry = "online" | "offline" | "auto_offline" | "deactivated" | "activated";
 
@@ -28,13 +28,8 @@ export class MitraStatus {
 
   async goOnline(mitraId: string): Promise<{ online: true }> {
     const now = this.d.now();
-    await withTransaction(this.d.pool, async (tx) => {
-      const { rows } = await tx.query<{ is_active: boolean; verified_at: Date | null; is_online: boolean }>(
-        "SELECT is_active, verified_at, is_online FROM mitras WHERE id = $1 FOR UPDATE",
-        [mitraId],
-      );
-      const m = rows[0];
-      if (!m) throw notFound("No such mitra");
+    const state = await withTransaction(this.d.pool, async (tx) => {
+      const m = await lockMitra(tx, mitraId);
       if (!m.is_active) throw accountInactive();
       if (this.d.verificationRequired && !m.verified_at) {
         throw new AppError(
@@ -44,45 +39,88 @@ export class MitraStatus {
         );
       }
       // Going online records a heartbeat, so a mitra that never pings goes stale later.
-      await tx.query(
-        "UPDATE mitras SET is_online = true, last_heartbeat_at = $2, updated_at = $2 WHERE id = $1",
-        [mitraId, now],
-      );
+      const updated = await setPresence(tx, mitraId, "is_online = true, last_heartbeat_at = $2", now);
       if (!m.is_online) await logStatus(tx, mitraId, "online", now);
+      return updated;
     });
-    await this.d.mirror.setOnline(mitraId, now.toISOString());
+    await this.d.mirror.applyStatuses([{ ...state, heartbeatIso: now.toISOString() }]);
     return { online: true };
   }
 
   async goOffline(mitraId: string): Promise<{ online: false }> {
     const now = this.d.now();
-    await withTransaction(this.d.pool, async (tx) => {
-      const { rowCount } = await tx.query(
-        "UPDATE mitras SET is_online = false, updated_at = $2 WHERE id = $1 AND is_online",
-        [mitraId, now],
-      );
-      if (rowCount) await logStatus(tx, mitraId, "offline", now);
+    const state = await withTransaction(this.d.pool, async (tx) => {
+      const m = await lockMitra(tx, mitraId);
+      if (!m.is_online) return presence(m);
+      await logStatus(tx, mitraId, "offline", now);
+      return setPresence(tx, mitraId, "is_online = false", now);
     });
-    await this.d.mirror.setOffline(mitraId);
+    await this.d.mirror.applyStatuses([state]);
     return { online: false };
   }
 
   /** Deactivation also takes the mitra offline and revokes every auth session (sockets close). */
   async setActive(mitraId: string, active: boolean): Promise<void> {
     const now = this.d.now();
-    const revoked = await withTransaction(this.d.pool, async (tx) => {
-      const { rowCount } = await tx.query(
-        `UPDATE mitras SET is_active = $2, is_online = CASE WHEN $2 THEN is_online ELSE false END, updated_at = $3
-         WHERE id = $1 AND is_active <> $2`,
-        [mitraId, active, now],
-      );
-      if (!rowCount) return [];
+    const { state, revoked } = await withTransaction(this.d.pool, async (tx) => {
+      const m = await lockMitra(tx, mitraId);
+      if (m.is_active === active) return { state: presence(m), revoked: [] as string[] };
       await logStatus(tx, mitraId, active ? "activated" : "deactivated", now);
-      return active ? [] : revokeUserSessions(tx, "mitra", mitraId, "deactivated", now);
+      const updated = await setPresence(
+        tx,
+        mitraId,
+        active ? "is_active = true" : "is_active = false, is_online = false",
+        now,
+      );
+      return {
+        state: updated,
+        revoked: active ? [] : await revokeUserSessions(tx, "mitra", mitraId, "deactivated", now),
+      };
     });
-    await this.d.mirror.setActive(mitraId, active);
+    await this.d.mirror.applyStatuses([state]);
     await this.d.auth.announceRevoked(revoked);
   }
+}
+
+interface PresenceRow {
+  id: string;
+  is_online: boolean;
+  is_active: boolean;
+  verified_at: Date | null;
+  status_version: string;
+}
+
+export const presence = (
+  r: Pick<PresenceRow, "id" | "is_online" | "is_active" | "status_version">,
+): PresenceState => ({
+  mitraId: r.id,
+  version: r.status_version,
+  online: r.is_online,
+  active: r.is_active,
+});
+
+async function lockMitra(tx: PoolClient, mitraId: string): Promise<PresenceRow> {
+  const { rows } = await tx.query<PresenceRow>(
+    "SELECT id, is_online, is_active, verified_at, status_version FROM mitras WHERE id = $1 FOR UPDATE",
+    [mitraId],
+  );
+  if (!rows[0]) throw notFound("No such mitra");
+  return rows[0];
+}
+
+/** Applies a presence change and takes the next status version (`$2` is now). */
+async function setPresence(
+  tx: PoolClient,
+  mitraId: string,
+  assignments: string,
+  now: Date,
+): Promise<PresenceState> {
+  const { rows } = await tx.query<PresenceRow>(
+    `UPDATE mitras SET ${assignments}, updated_at = $2, status_version = nextval('mitra_status_version_seq')
+     WHERE id = $1 RETURNING id, is_online, is_active, verified_at, status_version`,
+    [mitraId, now],
+  );
+  return presence(rows[0] as PresenceRow);
 }
 
 export async function logStatus(

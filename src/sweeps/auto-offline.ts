@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Pool, PoolClient } from "../db/pool.js";
-import { logStatus } from "../mirror/mitra-status.js";
+import type { MitraMirror, PresenceState } from "../mirror/mitra-mirror.js";
+import { logStatus, presence } from "../mirror/mitra-status.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
@@ -16,6 +17,7 @@ export interface AutoOfflineDeps {
   keys: Keys;
   now: Clock;
   staleSeconds: number;
+  mirror: MitraMirror;
 }
 
 export type SweepOutcome = { outcome: "done"; changed: number } | { outcome: "skipped" };
@@ -37,22 +39,31 @@ export class AutoOffline {
 
   async run(): Promise<SweepOutcome> {
     const r = await withSweepLock(this.d.pool, SWEEP_IDS.autoOffline, (tx) => this.sweep(tx));
-    return r.ran ? { outcome: "done", changed: r.result } : { outcome: "skipped" };
+    if (!r.ran) return { outcome: "skipped" };
+    // After COMMIT: stamp the new versions in Valkey, so a late, older go-online write cannot undo them.
+    await this.d.mirror.applyStatuses(r.result);
+    return { outcome: "done", changed: r.result.length };
   }
 
-  private async sweep(tx: PoolClient): Promise<number> {
+  private async sweep(tx: PoolClient): Promise<PresenceState[]> {
     const now = this.d.now();
     const threshold = new Date(now.getTime() - this.d.staleSeconds * 1000);
     const stale = this.d.valkey
       ? await this.removeStaleInValkey(this.d.valkey, threshold)
       : await staleInPostgres(tx, threshold);
-    if (stale.length === 0) return 0;
-    const { rows } = await tx.query<{ id: string }>(
-      "UPDATE mitras SET is_online = false, updated_at = $2 WHERE id = ANY($1::uuid[]) AND is_online RETURNING id",
+    if (stale.length === 0) return [];
+    const { rows } = await tx.query<{
+      id: string;
+      is_online: boolean;
+      is_active: boolean;
+      status_version: string;
+    }>(
+      `UPDATE mitras SET is_online = false, updated_at = $2, status_version = nextval('mitra_status_version_seq')
+       WHERE id = ANY($1::uuid[]) AND is_online RETURNING id, is_online, is_active, status_version`,
       [stale, now],
     );
     for (const r of rows) await logStatus(tx, r.id, "auto_offline", now);
-    return rows.length;
+    return rows.map(presence);
   }
 
   private async removeStaleInValkey(v: ValkeyClient, threshold: Date): Promise<string[]> {

@@ -1,5 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Pool, PoolClient } from "../db/pool.js";
+import type { MitraMirror } from "../mirror/mitra-mirror.js";
+import { presence } from "../mirror/mitra-status.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
@@ -31,7 +33,15 @@ interface Row {
  * - A heartbeat never moves backwards (Lua: SET only if newer).
  */
 export class Reseed {
-  constructor(private readonly d: { pool: Pool; valkey: ValkeyClient | null; keys: Keys; now: Clock }) {
+  constructor(
+    private readonly d: {
+      pool: Pool;
+      valkey: ValkeyClient | null;
+      keys: Keys;
+      now: Clock;
+      mirror: MitraMirror;
+    },
+  ) {
     if (d.valkey)
       defineScript(d.valkey, SCRIPT, new URL("./lua/set-heartbeat-if-newer-n.lua", import.meta.url));
   }
@@ -85,27 +95,27 @@ export class Reseed {
         );
       }
     }
-    await this.reapplyRecent(tx, v, startedAt);
+    await this.reapplyRecent(tx, startedAt);
     return rows.length;
   }
 
-  /** Mitras whose status changed around the snapshot get their current state again. */
-  private async reapplyRecent(tx: PoolClient, v: ValkeyClient, startedAt: Date): Promise<void> {
-    const { keys } = this.d;
-    const { rows } = await tx.query<{ id: string; is_online: boolean; is_active: boolean }>(
-      // Outside the snapshot's view: a fresh statement in READ COMMITTED sees what committed meanwhile.
-      "SELECT id, is_online, is_active FROM mitras WHERE updated_at >= $1",
+  /**
+   * Mitras whose status changed around the snapshot get their current state
+   * again, through the versioned write: a newer state that a writer already
+   * mirrored is kept, one the swap overwrote is restored.
+   */
+  private async reapplyRecent(tx: PoolClient, startedAt: Date): Promise<void> {
+    const { rows } = await tx.query<{
+      id: string;
+      is_online: boolean;
+      is_active: boolean;
+      status_version: string;
+    }>(
+      // A fresh statement in READ COMMITTED sees what committed while the reseed ran.
+      "SELECT id, is_online, is_active, status_version FROM mitras WHERE updated_at >= $1",
       [new Date(startedAt.getTime() - RACE_WINDOW_MS)],
     );
-    if (rows.length === 0) return;
-    const m = v.multi();
-    for (const r of rows) {
-      if (r.is_online && r.is_active) m.sadd(keys.mitrasOnline, r.id);
-      else m.srem(keys.mitrasOnline, r.id);
-      if (r.is_active) m.srem(keys.mitrasDeactivated, r.id);
-      else m.sadd(keys.mitrasDeactivated, r.id);
-    }
-    await m.exec();
+    await this.d.mirror.applyStatuses(rows.map(presence));
   }
 }
 

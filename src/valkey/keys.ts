@@ -23,6 +23,8 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     mitraCapacity: (mitraId: string) => `${avail}mitra:capacity:${mitraId}`,
     mitraMax: (mitraId: string) => `${avail}mitra:max:${mitraId}`,
     mitraHeartbeat: (mitraId: string) => `${avail}mitra:heartbeat:${mitraId}`,
+    /** The Postgres status_version of the presence state mirrored (older writes are refused). */
+    mitraStatusVersion: (mitraId: string) => `${avail}mitra:status-version:${mitraId}`,
     /** Pattern for SCAN over all heartbeat keys (reseed, heartbeat mirror). */
     mitraHeartbeatPattern: `${avail}mitra:heartbeat:*`,
     availabilitySnapshot: `${avail}availability:snapshot`,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { notFound } from "../../errors.js";
+import { presence } from "../../mirror/mitra-status.js";
 import type { Services } from "../../services.js";
 import { parseBody, parseQuery } from "../json-body.js";
 import type { Router } from "../router.js";
@@ -34,9 +35,14 @@ export function registerTestRoutes(router: Router, s: Services): void {
     const body = parseBody(req, seedMitraBody);
     const phone = otp.normalise(body.phone);
     const now = s.now();
-    const inserted = await s.pool.query<{ id: string }>(
+    const inserted = await s.pool.query<{
+      id: string;
+      is_online: boolean;
+      is_active: boolean;
+      status_version: string;
+    }>(
       `INSERT INTO mitras (phone, display_name, is_active, verified_at, max_concurrent_sessions, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (phone) DO NOTHING RETURNING id`,
+       VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (phone) DO NOTHING RETURNING id, is_online, is_active, status_version`,
       [
         phone,
         body.displayName,
@@ -51,7 +57,7 @@ export function registerTestRoutes(router: Router, s: Services): void {
       // The mirror follows Postgres, as it does for a mitra created by an operator.
       await s.avail.mirror.setMax(created.id, body.maxConcurrentSessions ?? 1);
       await s.avail.mirror.setCapacities([{ mitraId: created.id, capacity: 0 }]);
-      if (body.isActive === false) await s.avail.mirror.setActive(created.id, false);
+      await s.avail.mirror.applyStatuses([presence(created)]);
       return { status: 201, body: { id: created.id } };
     }
     const existing = await s.pool.query<{ id: string }>("SELECT id FROM mitras WHERE phone = $1", [phone]);
