@@ -1,56 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cronExpression } from "../src/sweeps/cadence.js";
+import type { ValkeyClient } from "../src/valkey/client.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { startTestGateway, type TestGateway, waitFor } from "./support/gateway.js";
 import { openSession, seedMitra } from "./support/mitras.js";
+import { QUIET_SWEEPS, useGateways } from "./support/setup.js";
 import { OwnValkey, testPrefix } from "./support/valkey.js";
 
-let db: TestDatabase;
-let valkey: OwnValkey;
-let a: TestGateway;
-let b: TestGateway;
-const QUIET = {
-  MITRA_AUTO_OFFLINE_SWEEP_SECONDS: "3600",
-  HEARTBEAT_MIRROR_INTERVAL_SECONDS: "3600",
-  VALKEY_ONLINE_MIRROR_SWEEP_SECONDS: "3600",
-};
+const ctx = useGateways({ count: 2, ownValkey: true, env: QUIET_SWEEPS });
+const gw = (i: number): TestGateway => ctx.gateways[i] as TestGateway;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  valkey = await OwnValkey.start();
-  const prefix = testPrefix();
-  a = await startTestGateway({ databaseUrl: db.url, valkeyUrl: valkey.url, prefix, env: QUIET });
-  b = await startTestGateway({ databaseUrl: db.url, valkeyUrl: valkey.url, prefix, env: QUIET });
-});
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await valkey?.stop();
-  await db?.drop();
-});
-
-const svc = (gw: TestGateway) => gw.gateway.services.avail;
-const keys = () => a.gateway.services.keys;
-const v = () => {
-  if (!a.valkey) throw new Error("no valkey");
-  return a.valkey;
+const svc = (g: TestGateway) => g.gateway.services.avail;
+const keys = () => gw(0).gateway.services.keys;
+const v = (): ValkeyClient => {
+  const client = gw(0).valkey;
+  if (!client) throw new Error("no valkey");
+  return client;
 };
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
 const pgOnline = async (id: string) =>
-  (await a.pool.query("SELECT is_online FROM mitras WHERE id = $1", [id])).rows[0].is_online as boolean;
+  (await gw(0).pool.query("SELECT is_online FROM mitras WHERE id = $1", [id])).rows[0].is_online as boolean;
 const logOf = async (id: string) =>
-  (await a.pool.query("SELECT status FROM mitra_status_log WHERE mitra_id = $1 ORDER BY id", [id])).rows.map(
-    (r) => r.status,
-  );
+  (
+    await gw(0).pool.query("SELECT status FROM mitra_status_log WHERE mitra_id = $1 ORDER BY id", [id])
+  ).rows.map((r) => r.status);
 
 describe("auto-offline", () => {
   it("turns stale mitras offline in Postgres and Valkey, logs auto_offline, and leaves fresh ones alone", async () => {
-    const stale = await seedMitra(a.pool, { online: true, heartbeatAt: minutesAgo(10) });
-    const fresh = await seedMitra(a.pool, { online: true, heartbeatAt: new Date() });
-    await svc(a).scheduler.runNow("reseed");
-    await svc(a).heartbeats.recordHeartbeat(fresh);
+    const stale = await seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(10) });
+    const fresh = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date() });
+    await svc(gw(0)).scheduler.runNow("reseed");
+    await svc(gw(0)).heartbeats.recordHeartbeat(fresh);
 
-    const r = await svc(a).scheduler.runNow("auto_offline");
+    const r = await svc(gw(0)).scheduler.runNow("auto_offline");
     expect(r).toMatchObject({ outcome: "done" });
     expect(await pgOnline(stale)).toBe(false);
     expect(await v().sismember(keys().mitrasOnline, stale)).toBe(0);
@@ -61,38 +43,40 @@ describe("auto-offline", () => {
 
   it("judges staleness by Valkey's heartbeat, not Postgres's older copy", async () => {
     // Postgres still holds an old heartbeat (the mirror has not run), Valkey a fresh one.
-    const id = await seedMitra(a.pool, { online: true, heartbeatAt: minutesAgo(30) });
-    await svc(a).scheduler.runNow("reseed");
-    await svc(a).heartbeats.recordHeartbeat(id);
-    await svc(a).scheduler.runNow("auto_offline");
+    const id = await seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(30) });
+    await svc(gw(0)).scheduler.runNow("reseed");
+    await svc(gw(0)).heartbeats.recordHeartbeat(id);
+    await svc(gw(0)).scheduler.runNow("auto_offline");
     expect(await pgOnline(id)).toBe(true);
   });
 
   it("aborts entirely while Valkey is down: no mass offline from a Postgres scan", async () => {
     const ids = await Promise.all(
-      [1, 2, 3].map(() => seedMitra(a.pool, { online: true, heartbeatAt: minutesAgo(30) })),
+      [1, 2, 3].map(() => seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(30) })),
     );
-    await valkey.stop();
-    await waitFor(() => a.health?.state === "down", 3000);
+    await ctx.valkey?.stop();
+    await waitFor(() => gw(0).health?.state === "down", 3000);
     try {
-      expect(await svc(a).scheduler.runNow("auto_offline")).toBeUndefined(); // aborted
+      expect(await svc(gw(0)).scheduler.runNow("auto_offline")).toBeUndefined(); // aborted
       for (const id of ids) expect(await pgOnline(id)).toBe(true);
-      const metrics = await a.gateway.metrics.registry.getSingleMetricAsString("halo_sweep_runs_total");
+      const metrics = await gw(0).gateway.metrics.registry.getSingleMetricAsString("halo_sweep_runs_total");
       expect(metrics).toMatch(/sweep="auto_offline",outcome="aborted"\} [1-9]/);
     } finally {
-      await valkey.startAgain();
-      await waitFor(() => a.health?.state === "up", 5000);
+      await ctx.valkey?.startAgain();
+      await waitFor(() => gw(0).health?.state === "up" && gw(1).health?.state === "up", 5000);
+      // Let the reconnect reseeds finish before the next test seeds its own mitras.
+      await Promise.all([svc(gw(0)).scheduler.runNow("reseed"), svc(gw(1)).scheduler.runNow("reseed")]);
     }
   });
 
   it("runs once when several processes run it at the same moment", async () => {
     const ids = await Promise.all(
-      [1, 2, 3, 4].map(() => seedMitra(a.pool, { online: true, heartbeatAt: minutesAgo(30) })),
+      [1, 2, 3, 4].map(() => seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(30) })),
     );
-    await svc(a).scheduler.runNow("reseed");
+    await svc(gw(0)).scheduler.runNow("reseed");
     const [ra, rb] = await Promise.all([
-      svc(a).scheduler.runNow("auto_offline"),
-      svc(b).scheduler.runNow("auto_offline"),
+      svc(gw(0)).scheduler.runNow("auto_offline"),
+      svc(gw(1)).scheduler.runNow("auto_offline"),
     ]);
     const changed = [ra, rb].map((r) => (r?.outcome === "done" ? r.changed : 0));
     expect(changed.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(4);
@@ -103,35 +87,35 @@ describe("auto-offline", () => {
 describe("heartbeat mirror", () => {
   it("writes Valkey's heartbeats to Postgres, and two concurrent runs change nothing twice", async () => {
     const ids = await Promise.all(
-      [1, 2, 3].map(() => seedMitra(a.pool, { online: true, heartbeatAt: minutesAgo(5) })),
+      [1, 2, 3].map(() => seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(5) })),
     );
-    await svc(a).scheduler.runNow("reseed");
-    await Promise.all(ids.map((id) => svc(a).heartbeats.recordHeartbeat(id)));
+    await svc(gw(0)).scheduler.runNow("reseed");
+    await Promise.all(ids.map((id) => svc(gw(0)).heartbeats.recordHeartbeat(id)));
     const inValkey = await v().mget(ids.map((id) => keys().mitraHeartbeat(id)));
 
     await Promise.all([
-      svc(a).scheduler.runNow("heartbeat_mirror"),
-      svc(b).scheduler.runNow("heartbeat_mirror"),
+      svc(gw(0)).scheduler.runNow("heartbeat_mirror"),
+      svc(gw(1)).scheduler.runNow("heartbeat_mirror"),
     ]);
-    const { rows } = await a.pool.query(
+    const { rows } = await gw(0).pool.query(
       "SELECT id, last_heartbeat_at FROM mitras WHERE id = ANY($1::uuid[])",
       [ids],
     );
     const byId = new Map(rows.map((r) => [r.id, (r.last_heartbeat_at as Date).toISOString()]));
     expect(ids.map((id) => byId.get(id))).toEqual(inValkey);
 
-    const again = await svc(a).scheduler.runNow("heartbeat_mirror");
+    const again = await svc(gw(0)).scheduler.runNow("heartbeat_mirror");
     expect(again).toEqual({ outcome: "done", changed: 0 });
   });
 });
 
 describe("reseed", () => {
   it("rebuilds a flushed Valkey from Postgres", async () => {
-    const online = await seedMitra(a.pool, { online: true, heartbeatAt: new Date(), max: 2 });
-    const off = await seedMitra(a.pool, { online: false, active: false });
-    await openSession(a.pool, online);
+    const online = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date(), max: 2 });
+    const off = await seedMitra(gw(0).pool, { online: false, active: false });
+    await openSession(gw(0).pool, online);
     await v().flushall();
-    await svc(a).scheduler.runNow("reseed");
+    await svc(gw(0)).scheduler.runNow("reseed");
     expect(await v().sismember(keys().mitrasOnline, online)).toBe(1);
     expect(await v().sismember(keys().mitrasDeactivated, off)).toBe(1);
     expect(await v().get(keys().mitraMax(online))).toBe("2");
@@ -140,10 +124,10 @@ describe("reseed", () => {
   });
 
   it("runs by itself when Valkey restarts empty, within 5 s", async () => {
-    const id = await seedMitra(a.pool, { online: true, heartbeatAt: new Date() });
-    await svc(a).scheduler.runNow("reseed");
-    await valkey.stop();
-    await valkey.startAgain(); // a new, empty server on the same port
+    const id = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date() });
+    await svc(gw(0)).scheduler.runNow("reseed");
+    await ctx.valkey?.stop();
+    await ctx.valkey?.startAgain(); // a new, empty server on the same port
     const ms = await waitFor(
       async () =>
         (await v()
@@ -156,22 +140,24 @@ describe("reseed", () => {
   });
 
   it("never moves a heartbeat backwards", async () => {
-    const id = await seedMitra(a.pool, { online: true, heartbeatAt: minutesAgo(3) });
+    const id = await seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(3) });
     const newer = new Date().toISOString();
     await v().set(keys().mitraHeartbeat(id), newer);
-    await svc(a).scheduler.runNow("reseed");
+    await svc(gw(0)).scheduler.runNow("reseed");
     expect(await v().get(keys().mitraHeartbeat(id))).toBe(newer);
   });
 
   it("loses no status change made while it runs", async () => {
-    const ids = await Promise.all(Array.from({ length: 8 }, () => seedMitra(a.pool)));
+    const ids = await Promise.all(Array.from({ length: 8 }, () => seedMitra(gw(0).pool)));
     for (let round = 0; round < 6; round++) {
       // Status changes on one process race a reseed on the other.
       await Promise.all([
-        svc(b).scheduler.runNow("reseed"),
-        ...ids.map((id, i) => ((i + round) % 2 ? svc(a).status.goOnline(id) : svc(a).status.goOffline(id))),
+        svc(gw(1)).scheduler.runNow("reseed"),
+        ...ids.map((id, i) =>
+          (i + round) % 2 ? svc(gw(0)).status.goOnline(id) : svc(gw(0)).status.goOffline(id),
+        ),
       ]);
-      const { rows } = await a.pool.query("SELECT id FROM mitras WHERE is_online AND is_active");
+      const { rows } = await gw(0).pool.query("SELECT id FROM mitras WHERE is_online AND is_active");
       const members = new Set(await v().smembers(keys().mitrasOnline));
       for (const id of ids) expect(members.has(id)).toBe(rows.some((r) => r.id === id));
     }
@@ -180,19 +166,19 @@ describe("reseed", () => {
 
 describe("capacity", () => {
   it("is recomputed from Postgres after concurrent session changes, on several processes", async () => {
-    const id = await seedMitra(a.pool, { max: 20 });
+    const id = await seedMitra(gw(0).pool, { max: 20 });
     await Promise.all(
       Array.from({ length: 12 }, async (_, i) => {
-        await openSession(a.pool, id);
-        await svc(i % 2 ? a : b).recomputeCapacity([id]);
+        await openSession(gw(0).pool, id);
+        await svc(gw(i % 2)).recomputeCapacity([id]);
       }),
     );
     expect(await v().get(keys().mitraCapacity(id))).toBe("12");
-    await a.pool.query(
+    await gw(0).pool.query(
       "UPDATE chat_sessions SET status = 'ended', end_reason = 'EXPIRED' WHERE mitra_id = $1 AND ctid IN (SELECT ctid FROM chat_sessions WHERE mitra_id = $1 LIMIT 5)",
       [id],
     );
-    await svc(b).recomputeCapacity([id]);
+    await svc(gw(1)).recomputeCapacity([id]);
     expect(await v().get(keys().mitraCapacity(id))).toBe("7");
   });
 });
@@ -208,18 +194,18 @@ describe("sweep cadences", () => {
 
 describe("mirror writes", () => {
   it("a write landing after a newer one never undoes it (status versions)", async () => {
-    const id = await seedMitra(a.pool);
+    const id = await seedMitra(gw(0).pool);
     const state = (version: string, online: boolean, active: boolean) => ({
       mitraId: id,
       version,
       online,
       active,
     });
-    await svc(a).mirror.applyStatuses([state("900000010", false, false)]); // deactivated
-    await svc(a).mirror.applyStatuses([state("900000009", true, true)]); // the late write of a racing go-online
+    await svc(gw(0)).mirror.applyStatuses([state("900000010", false, false)]); // deactivated
+    await svc(gw(0)).mirror.applyStatuses([state("900000009", true, true)]); // the late write of a racing go-online
     expect(await v().sismember(keys().mitrasOnline, id)).toBe(0);
     expect(await v().sismember(keys().mitrasDeactivated, id)).toBe(1);
-    await svc(a).mirror.applyStatuses([state("900000011", true, true)]);
+    await svc(gw(0)).mirror.applyStatuses([state("900000011", true, true)]);
     expect(await v().sismember(keys().mitrasOnline, id)).toBe(1);
     expect(await v().sismember(keys().mitrasDeactivated, id)).toBe(0);
   });

@@ -18,6 +18,7 @@ export interface Sweep {
 export class SweepScheduler {
   private readonly tasks: ScheduledTask[] = [];
   private readonly running = new Map<string, Promise<SweepOutcome | undefined>>();
+  private readonly queued = new Map<string, Promise<SweepOutcome | undefined>>();
 
   constructor(
     private readonly sweeps: readonly Sweep[],
@@ -31,20 +32,35 @@ export class SweepScheduler {
     }
   }
 
-  /** Runs one sweep now (also used at start and on Valkey reconnect); joins a run already under way. */
+  /**
+   * Runs one sweep now (also at start and on Valkey reconnect). A run always
+   * starts after the call: if one is under way, one more follows it (callers
+   * that arrive meanwhile share that follow-up), so what changed before the
+   * call is covered.
+   */
   runNow(name: string): Promise<SweepOutcome | undefined> {
-    const existing = this.running.get(name);
-    if (existing) return existing;
     const sweep = this.sweeps.find((s) => s.name === name);
     if (!sweep) throw new Error(`unknown sweep ${name}`);
-    const run = this.execute(sweep).finally(() => this.running.delete(name));
-    this.running.set(name, run);
-    return run;
+    const queued = this.queued.get(name);
+    if (queued) return queued;
+    const current = this.running.get(name);
+    const start = (): Promise<SweepOutcome | undefined> => {
+      this.queued.delete(name);
+      const run = this.execute(sweep).finally(() => {
+        if (this.running.get(name) === run) this.running.delete(name);
+      });
+      this.running.set(name, run);
+      return run;
+    };
+    if (!current) return start();
+    const next = current.then(start, start);
+    this.queued.set(name, next);
+    return next;
   }
 
   async stop(): Promise<void> {
     for (const t of this.tasks) await t.stop();
-    await Promise.allSettled(this.running.values());
+    await Promise.allSettled([...this.running.values(), ...this.queued.values()]);
   }
 
   private async execute(sweep: Sweep): Promise<SweepOutcome | undefined> {
