@@ -10,6 +10,7 @@ import type { Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { buildServices, type Services } from "./services.js";
 import type { ValkeyClient, ValkeyHealth } from "./valkey/client.js";
+import { buildWsLayer, type WsLayer } from "./ws/ws-module.js";
 
 /** The adapters a gateway runs on; created by main.ts (or a test) and passed in. */
 export interface GatewayDeps {
@@ -28,6 +29,7 @@ export interface Gateway {
   internalPort: number;
   metrics: Metrics;
   services: Services;
+  ws: WsLayer;
   /** Graceful stop (contract §8): stop accepting, drain, flush. Does not close the adapters. */
   close(): Promise<void>;
 }
@@ -62,6 +64,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const publicApp = createApp();
   const internalApp = createApp();
+  const ws = buildWsLayer(services, publicApp, internalApp);
+  await ws.start();
   serveRouter(publicApp, publicRouter, serveOpts, inFlight);
   serveRouter(internalApp, internalRouter, serveOpts, inFlight);
 
@@ -71,6 +75,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     listeners.push(await listen(internalApp, config.INTERNAL_HOST, config.INTERNAL_PORT));
   } catch (err) {
     for (const l of listeners) l.close();
+    ws.stop();
     await services.stop();
     throw err;
   }
@@ -86,9 +91,11 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     internalPort: internal.port,
     metrics,
     services,
+    ws,
     close: () => {
       closing ??= (async () => {
         for (const l of listeners) l.close();
+        ws.stop();
         await inFlight.drained(DRAIN_MS);
         closeApp(publicApp);
         closeApp(internalApp);

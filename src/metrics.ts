@@ -38,6 +38,35 @@ export function createMetrics() {
       labelNames: ["user_type"] as const,
       registers: [registry],
     }),
+    wsFramesIn: new Counter({
+      name: "halo_ws_frames_in_total",
+      help: "Client frames received, by type (invalid ones as bad)",
+      labelNames: ["type"] as const,
+      registers: [registry],
+    }),
+    wsFramesOut: new Counter({
+      name: "halo_ws_frames_out_total",
+      help: "Frames sent to sockets, by type",
+      labelNames: ["type"] as const,
+      registers: [registry],
+    }),
+    wsRateLimited: new Counter({
+      name: "halo_ws_rate_limited_total",
+      help: "Client frames refused by the per-socket rate limit",
+      registers: [registry],
+    }),
+    wsBackpressure: new Counter({
+      name: "halo_ws_backpressure_total",
+      help: "Slow-reader events: latest-only frames replaced, sockets closed with 4009",
+      labelNames: ["action"] as const,
+      registers: [registry],
+    }),
+    fanoutLatency: new Histogram({
+      name: "halo_fanout_latency_seconds",
+      help: "From publishing an event to handing it to this process's sockets",
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      registers: [registry],
+    }),
     heartbeats: new Counter({
       name: "halo_heartbeats_total",
       help: "Mitra heartbeats accepted",

@@ -181,7 +181,7 @@ function readBody(res: UwsResponse, state: ResState, cb: (body: Buffer | null) =
   });
 }
 
-function writeResponse(
+export function writeResponse(
   res: UwsResponse,
   r: HttpResponse,
   requestId: string,

@@ -46,6 +46,8 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
       chatSession: (sessionId: string) => `${prefix}ch:session:${sessionId}`,
       broadcast: (group: string) => `${prefix}ch:broadcast:${group}`,
       config: `${prefix}ch:config`,
+      /** Frames addressed to a user, an auth session, a chat session or a group, for every process's sockets. */
+      events: `${prefix}ch:events`,
     },
   };
 }

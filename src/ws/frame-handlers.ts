@@ -1,0 +1,68 @@
+import { AppError, issuesFromZod, validationFailed } from "../errors.js";
+import type { Services } from "../services.js";
+import { type ClientFrameType, clientFrames, frameId, frameSenders } from "./frame-schemas.js";
+import type { SocketData } from "./socket-data.js";
+
+/** What a handled frame answers in its ack (fields sit at the top level of the ack). */
+export type AckBody = Record<string, unknown>;
+
+export interface FrameContext {
+  data: SocketData;
+  /** Re-points the socket at another auth session of the same user (auth.refresh). */
+  moveSid(sid: string): void;
+}
+
+/** A parsed frame: its readable id (if any) and its type. */
+export interface RawFrame {
+  id: string | number | undefined;
+  type: string;
+  value: Record<string, unknown>;
+}
+
+/** The id of a frame, when it is readable; an error for a frame without one carries no id. */
+export function readableId(value: Record<string, unknown>): string | number | undefined {
+  const r = frameId.safeParse(value.id);
+  return r.success ? r.data : undefined;
+}
+
+/**
+ * Validates and runs one client frame against the core. The same use cases
+ * as the HTTP routes (one implementation, two doors): recordHeartbeat,
+ * goOnline/goOffline, authenticate.
+ */
+export async function handleFrame(s: Services, ctx: FrameContext, frame: RawFrame): Promise<AckBody> {
+  if (typeof frame.value.type !== "string") {
+    throw validationFailed([{ path: "type", message: "A frame needs a string type" }]);
+  }
+  const type = frame.type as ClientFrameType;
+  const schema = clientFrames[type];
+  if (!schema || !Object.hasOwn(clientFrames, type)) {
+    throw new AppError("UNKNOWN_TYPE", 400, `Unknown frame type ${JSON.stringify(frame.type).slice(0, 64)}`);
+  }
+  if (!frameSenders[type].includes(ctx.data.userType)) {
+    throw new AppError("FORBIDDEN", 403, `A ${ctx.data.userType} cannot send ${type}`);
+  }
+  const parsed = schema.safeParse(frame.value);
+  if (!parsed.success) throw validationFailed(issuesFromZod(parsed.error.issues));
+  const d = ctx.data;
+
+  switch (type) {
+    case "heartbeat":
+      await s.avail.heartbeats.recordHeartbeat(d.userId);
+      return {};
+    case "status.set": {
+      const online = (parsed.data as { online: boolean }).online;
+      return online ? s.avail.status.goOnline(d.userId) : s.avail.status.goOffline(d.userId);
+    }
+    case "auth.refresh": {
+      const token = (parsed.data as { accessToken: string }).accessToken;
+      const p = await s.auth.authenticate(token, [d.userType]);
+      if (p.userId !== d.userId) throw new AppError("FORBIDDEN", 403, "That token belongs to another user");
+      d.exp = p.exp;
+      ctx.moveSid(p.sid);
+      return { accessExpiresAt: new Date(p.exp * 1000).toISOString() };
+    }
+    default:
+      throw new AppError("UNKNOWN_TYPE", 400, "Unknown frame type");
+  }
+}

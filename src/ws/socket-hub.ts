@@ -1,0 +1,187 @@
+import type { TemplatedApp, WebSocket } from "uWebSockets.js";
+import type { UserType } from "../auth/user-types.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import { ABUSIVE_SECONDS } from "./rate-limit.js";
+import type { SocketData } from "./socket-data.js";
+import { groupOf, topicOf } from "./topics.js";
+
+export type Ws = WebSocket<SocketData>;
+
+/** Above this many buffered bytes, latest-only frames replace each other instead of queueing. */
+export const SOFT_BACKPRESSURE = 64 * 1024;
+/** Above this, the socket is closed with 4009: the client reconnects and catches up. */
+export const HARD_BACKPRESSURE = 1024 * 1024;
+
+export const CLOSE = {
+  goingAway: 1001,
+  tooBig: 1009,
+  tokenExpired: 4001,
+  revoked: 4003,
+  rateLimited: 4008,
+  slowReader: 4009,
+} as const;
+
+/**
+ * This process's sockets: registration by auth session (to close revoked
+ * ones), safe sends with backpressure rules, and one housekeeping tick a
+ * second for all of them (token expiry, slow readers) instead of a timer each.
+ */
+export class SocketHub {
+  private readonly sockets = new Set<Ws>();
+  private readonly bySid = new Map<string, Set<Ws>>();
+  private readonly apps: TemplatedApp[] = [];
+  private readonly perType = new Map<UserType, number>();
+  private tick: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly nowMs: () => number,
+  ) {}
+
+  addApp(app: TemplatedApp): void {
+    this.apps.push(app);
+  }
+
+  start(): void {
+    this.tick = setInterval(() => this.housekeeping(), 1000);
+    this.tick.unref();
+  }
+
+  stop(): void {
+    if (this.tick) clearInterval(this.tick);
+  }
+
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  register(ws: Ws): void {
+    const d = ws.getUserData();
+    this.sockets.add(ws);
+    this.indexSid(ws, d.sid);
+    ws.subscribe(topicOf({ kind: "user", userType: d.userType, userId: d.userId }));
+    ws.subscribe(topicOf({ kind: "group", group: groupOf(d.userType) }));
+    this.metrics.sockets.inc({ user_type: d.userType });
+    this.perType.set(d.userType, (this.perType.get(d.userType) ?? 0) + 1);
+  }
+
+  unregister(ws: Ws): void {
+    const d = ws.getUserData();
+    d.closed = true;
+    if (!this.sockets.delete(ws)) return;
+    this.unindexSid(ws, d.sid);
+    this.metrics.sockets.dec({ user_type: d.userType });
+    this.perType.set(d.userType, (this.perType.get(d.userType) ?? 1) - 1);
+  }
+
+  /** After auth.refresh: the socket now speaks for another auth session of the same user. */
+  moveSid(ws: Ws, sid: string): void {
+    const d = ws.getUserData();
+    if (d.sid === sid) return;
+    this.unindexSid(ws, d.sid);
+    d.sid = sid;
+    this.indexSid(ws, sid);
+  }
+
+  /** Sends a frame; closes the socket (4009) if its buffer passed the hard limit. */
+  send(ws: Ws, type: string, frame: string): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    ws.send(frame);
+    this.metrics.wsFramesOut.inc({ type });
+    if (ws.getBufferedAmount() > HARD_BACKPRESSURE) this.close(ws, CLOSE.slowReader, "slow reader");
+  }
+
+  /** For frames where only the newest matters (availability, dashboard counts): never queued behind a slow reader. */
+  sendLatest(ws: Ws, type: string, frame: string): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    if (ws.getBufferedAmount() > SOFT_BACKPRESSURE) {
+      if (d.held?.has(type)) this.metrics.wsBackpressure.inc({ action: "replaced" });
+      (d.held ??= new Map()).set(type, frame);
+      return;
+    }
+    this.send(ws, type, frame);
+  }
+
+  /** uWS drain: the buffer shrank; send what was held back. */
+  drained(ws: Ws): void {
+    const d = ws.getUserData();
+    if (!d.held || d.closed) return;
+    for (const [type, frame] of d.held) {
+      if (ws.getBufferedAmount() > SOFT_BACKPRESSURE) return;
+      d.held.delete(type);
+      this.send(ws, type, frame);
+    }
+    if (d.held.size === 0) d.held = undefined;
+  }
+
+  close(ws: Ws, code: number, reason: string): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    if (code === CLOSE.slowReader) this.metrics.wsBackpressure.inc({ action: "closed" });
+    this.unregister(ws);
+    ws.end(code, reason);
+  }
+
+  /** Sends `frame` to every socket of these user types (latest-only), e.g. availability to customers. */
+  broadcastLatest(userType: UserType, type: string, frame: string): void {
+    for (const ws of this.sockets)
+      if (ws.getUserData().userType === userType) this.sendLatest(ws, type, frame);
+  }
+
+  countOf(userType: UserType): number {
+    return this.perType.get(userType) ?? 0;
+  }
+
+  /** Hands a frame to every socket subscribed to `topic`, on every app (uWS topics: no loop over sockets). */
+  publish(topic: string, frame: string): void {
+    for (const app of this.apps) app.publish(topic, frame);
+  }
+
+  /** Revoked auth sessions: `revoked`, then close 4003 (contract §2, §4). */
+  revoke(sids: readonly string[]): void {
+    for (const sid of sids) {
+      for (const ws of [...(this.bySid.get(sid) ?? [])]) {
+        this.send(ws, "revoked", '{"type":"revoked"}');
+        this.close(ws, CLOSE.revoked, "session revoked");
+      }
+    }
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const ws of [...this.sockets]) this.close(ws, code, reason);
+  }
+
+  private housekeeping(): void {
+    const nowSec = Math.floor(this.nowMs() / 1000);
+    for (const ws of [...this.sockets]) {
+      const d = ws.getUserData();
+      if (d.exp <= nowSec) {
+        this.send(ws, "token.expired", '{"type":"token.expired"}');
+        this.close(ws, CLOSE.tokenExpired, "access token expired");
+      } else if (ws.getBufferedAmount() > HARD_BACKPRESSURE) {
+        this.close(ws, CLOSE.slowReader, "slow reader");
+      } else if (d.bucket.refusedStreak >= ABUSIVE_SECONDS) {
+        this.close(ws, CLOSE.rateLimited, "rate limit");
+      }
+    }
+  }
+
+  private indexSid(ws: Ws, sid: string): void {
+    let set = this.bySid.get(sid);
+    if (!set) {
+      set = new Set();
+      this.bySid.set(sid, set);
+    }
+    set.add(ws);
+  }
+
+  private unindexSid(ws: Ws, sid: string): void {
+    const set = this.bySid.get(sid);
+    set?.delete(ws);
+    if (set?.size === 0) this.bySid.delete(sid);
+  }
+}

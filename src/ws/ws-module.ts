@@ -1,0 +1,44 @@
+import type { TemplatedApp } from "uWebSockets.js";
+import type { Services } from "../services.js";
+import { Broadcasts } from "./broadcasts.js";
+import { Fanout } from "./fanout.js";
+import { CLOSE, SocketHub } from "./socket-hub.js";
+import { mountWsEndpoint } from "./ws-endpoint.js";
+
+/**
+ * The WebSocket layer: `/ws` (customers, mitras) on the public app,
+ * `/internal/ws` (operators) on the internal one, the socket hub, cross-process
+ * fan-out, the availability and dashboard pushes, and revocation (sockets of a
+ * revoked session get `revoked` and close 4003, on every process).
+ */
+export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: TemplatedApp) {
+  const hub = new SocketHub(s.log, s.metrics, () => s.now().getTime());
+  hub.addApp(publicApp);
+  hub.addApp(internalApp);
+  const fanout = new Fanout(s.pubsub, s.keys, hub, s.log, s.metrics);
+  const broadcasts = new Broadcasts(s, hub, s.log);
+  const greet = (ws: Parameters<Broadcasts["greet"]>[0]) => void broadcasts.greet(ws);
+  mountWsEndpoint(publicApp, s, hub, { path: "/ws", allowed: ["customer", "mitra"], greet });
+  mountWsEndpoint(internalApp, s, hub, { path: "/internal/ws", allowed: ["cc"], greet });
+  const onRevoked = (sids: string[]) => hub.revoke(sids);
+
+  return {
+    hub,
+    fanout,
+    async start(): Promise<void> {
+      s.revocations.on("revoked", onRevoked);
+      await fanout.start();
+      hub.start();
+      broadcasts.start();
+    },
+    /** Contract §8: sockets close with 1001 when the process stops. */
+    stop(): void {
+      s.revocations.off("revoked", onRevoked);
+      broadcasts.stop();
+      hub.stop();
+      hub.closeAll(CLOSE.goingAway, "server shutting down");
+    },
+  };
+}
+
+export type WsLayer = ReturnType<typeof buildWsLayer>;
