@@ -4,7 +4,9 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { untraversableAncestor } from "../src/db/embedded-postgres.js";
+import { anonymousCustomer } from "./support/auth.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
 import { spawnGateway } from "./support/gateway.js";
 import { json } from "./support/http.js";
@@ -33,9 +35,15 @@ describe("the service process", () => {
     });
     expect((await fetch(`${gw.internalUrl}/healthz`)).status).toBe(200);
     expect(await json(await fetch(`${gw.internalUrl}/readyz`))).toEqual({ postgres: "up", valkey: "up" });
+    // An open socket is closed with 1001 (going away) before the process exits.
+    const customer = await anonymousCustomer(gw.publicUrl);
+    const ws = new WebSocket(`${gw.publicUrl.replace("http", "ws")}/ws?access_token=${customer.accessToken}`);
+    await new Promise((resolve) => ws.once("open", resolve));
+    const closeCode = new Promise<number>((resolve) => ws.once("close", resolve));
     const { code, ms } = await gw.stop("SIGTERM");
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
+    expect(await closeCode).toBe(1001);
     expect(gw.output()).toContain('"msg":"stopped"');
   });
 
