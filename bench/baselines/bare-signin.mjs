@@ -12,11 +12,14 @@
  */
 
 import uWS from "uWebSockets.js";
-import { randomUUID } from "node:crypto";
+import { createSecretKey, randomUUID } from "node:crypto";
 import jwt from "jsonwebtoken";
 import pg from "pg";
 
-const key = Buffer.from(process.env.AUTH_JWT_SECRET ?? "bench-secret-bench-secret-bench-secret-0", "utf8");
+// A KeyObject, as the gateway passes it (jsonwebtoken parses a Buffer key as PEM on every call).
+const key = createSecretKey(
+  Buffer.from(process.env.AUTH_JWT_SECRET ?? "bench-secret-bench-secret-bench-secret-0", "utf8"),
+);
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 await pool.query(`CREATE TABLE IF NOT EXISTS bench_bare_signin (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

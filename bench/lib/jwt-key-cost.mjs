@@ -3,10 +3,12 @@ import jwt from "jsonwebtoken";
 
 /**
  * CPU µs of one jsonwebtoken HS256 sign and verify, with the key given as a
- * Buffer (as src/auth/access-token.ts passes it) and as a KeyObject.
- * jsonwebtoken 9 first tries to parse a Buffer or string key as a PEM
- * private/public key and catches the throw, on every call; a KeyObject skips
- * that. Measured here, in the bench's own process, before any service starts.
+ * KeyObject (`crypto.createSecretKey`, as src/auth/access-token.ts and the
+ * baselines pass it) and as a Buffer (as the gateway passed it before commit
+ * 6673904). jsonwebtoken 9 first tries to parse a Buffer or string key as a
+ * PEM private/public key and catches the throw, on every call; a KeyObject
+ * skips that. Measured here, in the bench's own process, before any service
+ * starts.
  */
 export function jwtKeyCost(iterations = 400) {
   const secret = Buffer.from("bench-secret-bench-secret-bench-secret-01", "utf8");

@@ -11,7 +11,10 @@
  * Modes:
  *   open-loop    one POST every `intervalMs` whatever the answers (logins);
  *   closed-loop  `clients` loops, each sending its next request when the
- *                previous one answered (sign-ins, refresh chains).
+ *                previous one answered (sign-ins, refresh chains, heartbeats).
+ *
+ * `cfg.bearers` (optional): client k sends `Authorization: Bearer
+ * bearers[k % bearers.length]` (one signed-in mitra per client).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { Pool } from "undici";
@@ -47,18 +50,19 @@ function record(status, ms, err) {
   else inWindow.other++;
 }
 
-async function post(path, payload) {
+async function post(path, payload, headers) {
   const started = performance.now();
   inFlight++;
   try {
     const { statusCode, body } = await pool.request({
       path,
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(payload),
     });
     let json = null;
-    if (statusCode >= 200 && statusCode < 300) json = await body.json();
+    // 204 (heartbeats) has no body to parse.
+    if (statusCode >= 200 && statusCode < 300 && statusCode !== 204) json = await body.json();
     else await body.dump();
     record(statusCode, performance.now() - started, null);
     return { statusCode, json };
@@ -92,7 +96,9 @@ function openLoop(deadline) {
 /** One closed loop per client; `state[k]` is its refresh token in refresh mode. */
 async function closedLoop(deadline) {
   const tokens = cfg.tokens ? [...cfg.tokens] : null;
+  const bearers = cfg.bearers ?? null;
   const one = async (k) => {
+    const headers = bearers ? { authorization: `Bearer ${bearers[k % bearers.length]}` } : undefined;
     while (performance.now() < deadline) {
       if (tokens) {
         const r = await post(cfg.path, { refreshToken: tokens[k] });
@@ -103,7 +109,7 @@ async function closedLoop(deadline) {
           if (fresh.json?.refreshToken) tokens[k] = fresh.json.refreshToken;
         }
       } else {
-        await post(cfg.path, cfg.payload);
+        await post(cfg.path, cfg.payload, headers);
       }
     }
   };
