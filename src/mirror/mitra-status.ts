@@ -129,9 +129,19 @@ export async function logStatus(
   status: StatusLogEntry,
   at: Date,
 ): Promise<void> {
-  await tx.query("INSERT INTO mitra_status_log (mitra_id, status, at) VALUES ($1, $2, $3)", [
-    mitraId,
-    status,
-    at,
-  ]);
+  await logStatuses(tx, [mitraId], status, at);
+}
+
+/** One status-log row per mitra, in one statement (the auto-offline sweep logs thousands at once). */
+export async function logStatuses(
+  tx: PoolClient,
+  mitraIds: readonly string[],
+  status: StatusLogEntry,
+  at: Date,
+): Promise<void> {
+  if (mitraIds.length === 0) return;
+  await tx.query(
+    "INSERT INTO mitra_status_log (mitra_id, status, at) SELECT id, $2, $3 FROM UNNEST($1::uuid[]) AS t(id)",
+    [mitraIds, status, at],
+  );
 }

@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Pool, PoolClient } from "../db/pool.js";
 import type { MitraMirror, PresenceState } from "../mirror/mitra-mirror.js";
-import { logStatus, presence } from "../mirror/mitra-status.js";
+import { logStatuses, presence } from "../mirror/mitra-status.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
@@ -62,7 +62,12 @@ export class AutoOffline {
        WHERE id = ANY($1::uuid[]) AND is_online RETURNING id, is_online, is_active, status_version`,
       [stale, now],
     );
-    for (const r of rows) await logStatus(tx, r.id, "auto_offline", now);
+    await logStatuses(
+      tx,
+      rows.map((r) => r.id),
+      "auto_offline",
+      now,
+    );
     return rows.map(presence);
   }
 
