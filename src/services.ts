@@ -34,6 +34,7 @@ export function buildServices(d: CoreDeps) {
     metrics: d.metrics,
     now: d.now,
     accessTtlSeconds: d.config.ACCESS_TOKEN_TTL_SECONDS,
+    cluster: d.config.valkeyMode.kind === "cluster",
   });
   const auth = new AuthService({
     pool: d.pool,

@@ -6,6 +6,7 @@ import type { Metrics } from "../metrics.js";
 import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import type { PubSub } from "../valkey/pubsub.js";
+import { TickBatch } from "../valkey/tick-batch.js";
 
 /** Each process looks for new revocations in Postgres at least this often while Valkey is not usable. */
 const PG_POLL_MS = 500;
@@ -20,6 +21,8 @@ export interface RevocationDeps {
   metrics: Metrics;
   now: Clock;
   accessTtlSeconds: number;
+  /** Valkey Cluster: revocation keys live in many slots. */
+  cluster: boolean;
 }
 
 /**
@@ -67,24 +70,40 @@ export class Revocations extends EventEmitter {
     if (this.pollTimer) clearInterval(this.pollTimer);
   }
 
-  /** True when the session is revoked (or unknown). Throws only when Postgres is needed and down. */
-  async isRevoked(sid: string): Promise<boolean> {
-    if (this.known.has(sid)) return true;
+  /**
+   * True when the session is revoked (or unknown). The checks of one tick go
+   * to Valkey together (one round trip); without usable Valkey keys they go to
+   * Postgres together. Throws only when Postgres is needed and down.
+   */
+  isRevoked(sid: string): Promise<boolean> {
+    if (this.known.has(sid)) return Promise.resolve(true);
+    return this.batch.get(sid);
+  }
+
+  private readonly batch = new TickBatch<string, boolean>(async (sids) => {
     const { valkey, keys } = this.d;
     if (valkey && this.keysReady) {
       try {
-        return (await valkey.exists(keys.revokedSession(sid))) === 1;
+        const ks = sids.map((sid) => keys.revokedSession(sid));
+        // One MGET; in cluster mode the keys sit in many slots, so one pipeline of GETs instead.
+        if (!this.d.cluster) return (await valkey.mget(ks)).map((v) => v !== null);
+        const res = await ks.reduce((p, k) => p.get(k), valkey.pipeline()).exec();
+        return (res ?? []).map(([err, v]) => {
+          if (err) throw err;
+          return v !== null;
+        });
       } catch {
         // fall through to Postgres
       }
     }
-    this.d.metrics.valkeyFallbacks.inc({ operation: "revocation_check" });
-    const { rows } = await this.d.pool.query<{ revoked: boolean }>(
-      "SELECT revoked_at IS NOT NULL AS revoked FROM auth_sessions WHERE id = $1",
-      [sid],
+    this.d.metrics.valkeyFallbacks.inc({ operation: "revocation_check" }, sids.length);
+    const { rows } = await this.d.pool.query<{ id: string; revoked: boolean }>(
+      "SELECT id, revoked_at IS NOT NULL AS revoked FROM auth_sessions WHERE id = ANY($1::uuid[])",
+      [sids],
     );
-    return rows[0]?.revoked ?? true;
-  }
+    const byId = new Map(rows.map((r) => [r.id, r.revoked]));
+    return sids.map((sid) => byId.get(sid) ?? true);
+  });
 
   /**
    * Announces sessions already revoked in Postgres (committed): marks them in

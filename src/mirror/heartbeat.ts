@@ -5,14 +5,10 @@ import type { Metrics } from "../metrics.js";
 import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
+import { TickBatch } from "../valkey/tick-batch.js";
 import { accountInactive } from "./mitra-status.js";
 
 const SCRIPT = "heartbeatGuardSet";
-
-interface Waiter {
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
 
 export interface HeartbeatDeps {
   pool: Pool;
@@ -33,48 +29,25 @@ export interface HeartbeatDeps {
  * (a deactivated mitra is never accepted) and `last_heartbeat_at` is written.
  */
 export class Heartbeats {
-  private pending = new Map<string, Waiter[]>();
-  private scheduled = false;
+  private readonly batch = new TickBatch<string, boolean>((ids) => this.flush(ids));
 
   constructor(private readonly d: HeartbeatDeps) {
     if (d.valkey) defineScript(d.valkey, SCRIPT, new URL("./lua/heartbeat-guard-set-n.lua", import.meta.url));
   }
 
-  recordHeartbeat(mitraId: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const list = this.pending.get(mitraId);
-      if (list) list.push({ resolve, reject });
-      else this.pending.set(mitraId, [{ resolve, reject }]);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+  async recordHeartbeat(mitraId: string): Promise<void> {
+    if (!(await this.batch.get(mitraId))) throw accountInactive();
+    this.d.metrics.heartbeats.inc();
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = new Map();
-    this.scheduled = false;
-    const ids = [...batch.keys()];
+  private async flush(ids: string[]): Promise<boolean[]> {
     const nowIso = this.d.now().toISOString();
-    let accepted: boolean[];
     try {
-      accepted = await this.viaValkey(ids, nowIso);
+      return await this.viaValkey(ids, nowIso);
     } catch {
-      try {
-        accepted = await this.viaPostgres(ids, nowIso);
-      } catch (pgErr) {
-        for (const waiters of batch.values()) for (const w of waiters) w.reject(pgErr as Error);
-        return;
-      }
       if (this.d.valkey) this.d.metrics.valkeyFallbacks.inc({ operation: "heartbeat" }, ids.length);
+      return this.viaPostgres(ids, nowIso);
     }
-    ids.forEach((id, i) => {
-      const ok = accepted[i];
-      if (ok) this.d.metrics.heartbeats.inc(batch.get(id)?.length ?? 0);
-      for (const w of batch.get(id) ?? []) ok ? w.resolve() : w.reject(accountInactive());
-    });
   }
 
   private async viaValkey(ids: string[], nowIso: string): Promise<boolean[]> {
