@@ -34,5 +34,7 @@ export function createLogger(
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     ...(pretty ? { transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l" } } } : {}),
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Node's own stdout stream, not pino's default sonic-boom on fd 1: when the log reader goes away (EPIPE),
+  // sonic-boom retries the write forever and the process hangs, even on SIGTERM; the stream just errors.
+  return pretty ? pino(options) : pino(options, destination ?? process.stdout);
 }

@@ -104,6 +104,8 @@ async function run(config: Config, log: Logger): Promise<void> {
 const config = readConfig();
 const log = createLogger(config);
 // Bad input must never crash the process: log what escaped and keep serving.
+// A log reader that went away must not take the service down (EPIPE on stdout).
+process.stdout.on("error", () => {});
 process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
 process.on("uncaughtException", (err) => log.error({ err }, "uncaught exception"));
 

@@ -47,6 +47,15 @@ describe("the service process", () => {
     expect(gw.output()).toContain('"msg":"stopped"');
   });
 
+  it("still stops cleanly on SIGTERM after its log reader went away (EPIPE on stdout)", async () => {
+    const gw = await spawnGateway({ DATABASE_URL: db.url, VALKEY_URL: valkey.url, AUTH_JWT_SECRET: SECRET });
+    gw.child.stdout?.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const { code, ms } = await gw.stop("SIGTERM");
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(10_000);
+  });
+
   it("two processes starting at once against one empty database both come up", async () => {
     const fresh = await createTestDatabase({ empty: true });
     try {
