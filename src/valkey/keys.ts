@@ -42,9 +42,6 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     // --- pub/sub channels (owned by src/valkey/pubsub) ---
     channel: {
       revocations: `${prefix}ch:revocations`,
-      user: (userType: string, userId: string) => `${prefix}ch:user:${userType}:${userId}`,
-      chatSession: (sessionId: string) => `${prefix}ch:session:${sessionId}`,
-      broadcast: (group: string) => `${prefix}ch:broadcast:${group}`,
       config: `${prefix}ch:config`,
       /** Frames addressed to a user, an auth session, a chat session or a group, for every process's sockets. */
       events: `${prefix}ch:events`,
