@@ -30,6 +30,8 @@ export const CLOSE = {
 export class SocketHub {
   private readonly sockets = new Set<Ws>();
   private readonly bySid = new Map<string, Set<Ws>>();
+  /** This process's subscribers of each topic, to check their buffers after a publish. */
+  private readonly byTopic = new Map<string, Set<Ws>>();
   private readonly apps: TemplatedApp[] = [];
   private readonly perType = new Map<UserType, number>();
   private tick: NodeJS.Timeout | undefined;
@@ -61,8 +63,10 @@ export class SocketHub {
     const d = ws.getUserData();
     this.sockets.add(ws);
     this.indexSid(ws, d.sid);
-    ws.subscribe(topicOf({ kind: "user", userType: d.userType, userId: d.userId }));
-    ws.subscribe(topicOf({ kind: "group", group: groupOf(d.userType) }));
+    for (const topic of topicsOf(d)) {
+      ws.subscribe(topic);
+      addTo(this.byTopic, topic, ws);
+    }
     this.metrics.sockets.inc({ user_type: d.userType });
     this.perType.set(d.userType, (this.perType.get(d.userType) ?? 0) + 1);
   }
@@ -72,6 +76,7 @@ export class SocketHub {
     d.closed = true;
     if (!this.sockets.delete(ws)) return;
     this.unindexSid(ws, d.sid);
+    for (const topic of topicsOf(d)) removeFrom(this.byTopic, topic, ws);
     this.metrics.sockets.dec({ user_type: d.userType });
     this.perType.set(d.userType, (this.perType.get(d.userType) ?? 1) - 1);
   }
@@ -100,7 +105,8 @@ export class SocketHub {
     if (d.closed) return;
     if (ws.getBufferedAmount() > SOFT_BACKPRESSURE) {
       if (d.held?.has(type)) this.metrics.wsBackpressure.inc({ action: "replaced" });
-      (d.held ??= new Map()).set(type, frame);
+      if (!d.held) d.held = new Map();
+      d.held.set(type, frame);
       return;
     }
     this.send(ws, type, frame);
@@ -136,9 +142,21 @@ export class SocketHub {
     return this.perType.get(userType) ?? 0;
   }
 
-  /** Hands a frame to every socket subscribed to `topic`, on every app (uWS topics: no loop over sockets). */
+  /**
+   * Hands a frame to every socket subscribed to `topic`, on every app (uWS
+   * topics: no loop over sockets to send). uWS writes a publish into each
+   * buffer at once, so the subscribers' buffers are checked right after: a
+   * slow reader is closed with 4009 while its close frame still fits under
+   * uWS's maxBackpressure. Left to the 1 s tick, a flood overshoots that
+   * limit, uWS silently drops the frames and the close frame too (the
+   * client saw 1006, and could miss frames without any close).
+   */
   publish(topic: string, frame: string): void {
     for (const app of this.apps) app.publish(topic, frame);
+    const subscribers = this.byTopic.get(topic);
+    if (!subscribers) return;
+    for (const ws of [...subscribers])
+      if (ws.getBufferedAmount() > HARD_BACKPRESSURE) this.close(ws, CLOSE.slowReader, "slow reader");
   }
 
   /** Revoked auth sessions: `revoked`, then close 4003 (contract §2, §4). */
@@ -171,17 +189,31 @@ export class SocketHub {
   }
 
   private indexSid(ws: Ws, sid: string): void {
-    let set = this.bySid.get(sid);
-    if (!set) {
-      set = new Set();
-      this.bySid.set(sid, set);
-    }
-    set.add(ws);
+    addTo(this.bySid, sid, ws);
   }
 
   private unindexSid(ws: Ws, sid: string): void {
-    const set = this.bySid.get(sid);
-    set?.delete(ws);
-    if (set?.size === 0) this.bySid.delete(sid);
+    removeFrom(this.bySid, sid, ws);
   }
+}
+
+/** The topics every socket subscribes to: its user, and its group. */
+const topicsOf = (d: SocketData): string[] => [
+  topicOf({ kind: "user", userType: d.userType, userId: d.userId }),
+  topicOf({ kind: "group", group: groupOf(d.userType) }),
+];
+
+function addTo(index: Map<string, Set<Ws>>, key: string, ws: Ws): void {
+  let set = index.get(key);
+  if (!set) {
+    set = new Set();
+    index.set(key, set);
+  }
+  set.add(ws);
+}
+
+function removeFrom(index: Map<string, Set<Ws>>, key: string, ws: Ws): void {
+  const set = index.get(key);
+  set?.delete(ws);
+  if (set?.size === 0) index.delete(key);
 }
