@@ -1,6 +1,5 @@
 import type { TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { UserType } from "../auth/user-types.js";
-import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { ABUSIVE_SECONDS } from "./rate-limit.js";
 import type { SocketData } from "./socket-data.js";
@@ -37,7 +36,6 @@ export class SocketHub {
   private tick: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly nowMs: () => number,
   ) {}
@@ -155,6 +153,7 @@ export class SocketHub {
     for (const app of this.apps) app.publish(topic, frame);
     const subscribers = this.byTopic.get(topic);
     if (!subscribers) return;
+    this.metrics.wsFramesOut.inc({ type: "fanout" }, subscribers.size);
     for (const ws of [...subscribers])
       if (ws.getBufferedAmount() > HARD_BACKPRESSURE) this.close(ws, CLOSE.slowReader, "slow reader");
   }

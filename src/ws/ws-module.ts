@@ -12,7 +12,7 @@ import { mountWsEndpoint } from "./ws-endpoint.js";
  * revoked session get `revoked` and close 4003, on every process).
  */
 export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: TemplatedApp) {
-  const hub = new SocketHub(s.log, s.metrics, () => s.now().getTime());
+  const hub = new SocketHub(s.metrics, () => s.now().getTime());
   hub.addApp(publicApp);
   hub.addApp(internalApp);
   const fanout = new Fanout(s.pubsub, s.keys, hub, s.log, s.metrics);
