@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cronExpression } from "../src/sweeps/cadence.js";
 import type { ValkeyClient } from "../src/valkey/client.js";
-import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { startTestGateway, type TestGateway, waitFor } from "./support/gateway.js";
+import { type TestGateway, waitFor } from "./support/gateway.js";
 import { openSession, seedMitra } from "./support/mitras.js";
 import { QUIET_SWEEPS, useGateways } from "./support/setup.js";
-import { OwnValkey, testPrefix } from "./support/valkey.js";
 
 const ctx = useGateways({ count: 2, ownValkey: true, env: QUIET_SWEEPS });
 const gw = (i: number): TestGateway => ctx.gateways[i] as TestGateway;
