@@ -2,9 +2,11 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
-import { defineScript } from "../valkey/lua-loader.js";
+import { defineScript, runScript } from "../valkey/lua-loader.js";
 
-const APPLY_STATUS = "applyMitraStatus";
+const APPLY_STATUS = "applyMitraStatuses";
+/** Mitras per script call: bounded so one call never blocks Valkey for long. */
+const STATUS_CHUNK = 1000;
 
 /** One mitra's presence as Postgres has it, with the version that orders it. */
 export interface PresenceState {
@@ -28,7 +30,7 @@ export class MitraMirror {
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
-    if (valkey) defineScript(valkey, APPLY_STATUS, new URL("./lua/apply-status-4.lua", import.meta.url));
+    if (valkey) defineScript(valkey, APPLY_STATUS, new URL("./lua/apply-status-n.lua", import.meta.url));
   }
 
   /**
@@ -38,25 +40,28 @@ export class MitraMirror {
    */
   applyStatuses(states: readonly PresenceState[]): Promise<void> {
     if (states.length === 0) return Promise.resolve();
+    const k = this.keys;
     return this.run("status", async (v) => {
-      const pipe = v.pipeline();
-      for (const st of states) {
-        const k = this.keys;
-        (pipe as unknown as Record<string, (...a: (string | number)[]) => unknown>)[APPLY_STATUS]?.(
-          4,
-          k.mitrasOnline,
-          k.mitrasDeactivated,
-          k.mitraStatusVersion(st.mitraId),
-          k.mitraHeartbeat(st.mitraId),
-          st.mitraId,
-          st.version,
-          st.online ? 1 : 0,
-          st.active ? 1 : 0,
-          st.heartbeatIso ?? "",
+      // One script call per chunk, not per mitra: the auto-offline sweep stamps thousands at once.
+      for (let i = 0; i < states.length; i += STATUS_CHUNK) {
+        const chunk = states.slice(i, i + STATUS_CHUNK);
+        await runScript(
+          v,
+          APPLY_STATUS,
+          [
+            k.mitrasOnline,
+            k.mitrasDeactivated,
+            ...chunk.flatMap((st) => [k.mitraStatusVersion(st.mitraId), k.mitraHeartbeat(st.mitraId)]),
+          ],
+          chunk.flatMap((st) => [
+            st.mitraId,
+            st.version,
+            st.online ? 1 : 0,
+            st.active ? 1 : 0,
+            st.heartbeatIso ?? "",
+          ]),
         );
       }
-      const results = await pipe.exec();
-      for (const [err] of results ?? []) if (err) throw err;
     });
   }
 
