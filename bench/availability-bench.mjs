@@ -21,18 +21,18 @@
  * BENCH_FIND_CALLS (200), BENCH_HEARTBEAT_SECONDS (5), BENCH_CLIENTS (32),
  * BENCH_LOAD_WORKERS (2), BENCH_PG_ADMIN_URL, BENCH_VALKEY_URL override defaults.
  */
-import { createSecretKey, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import Redis from "ioredis";
-import jwt from "jsonwebtoken";
 import pg from "pg";
 import { startChild } from "./lib/child-service.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { sample } from "./lib/prom-text.mjs";
+import { signedInMitras } from "./lib/signed-in-mitras.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
 const env = process.env;
@@ -481,27 +481,6 @@ async function scrape(internalUrl) {
   };
 }
 
-/** Signed-in mitras made directly in Postgres: a mitra row and an auth session each, and an access token. */
-async function signedInMitras(pool, n) {
-  const { rows } = await pool.query(
-    `INSERT INTO mitras (phone, display_name, is_online, last_heartbeat_at)
-     SELECT '+629' || lpad(g::text, 10, '0'), 'Bench heartbeat mitra ' || g, true, now()
-     FROM generate_series(1, $1::int) AS g RETURNING id`,
-    [n],
-  );
-  const mitraIds = rows.map((x) => x.id);
-  const sessions = await pool.query(
-    `INSERT INTO auth_sessions (user_type, user_id) SELECT 'mitra', u FROM UNNEST($1::uuid[]) AS u
-     RETURNING id, user_id`,
-    [mitraIds],
-  );
-  const key = createSecretKey(Buffer.from(JWT_SECRET, "utf8"));
-  const iat = Math.floor(Date.now() / 1000);
-  return sessions.rows.map((s) =>
-    jwt.sign({ sub: s.user_id, typ: "mitra", sid: s.id, iat, exp: iat + 3600 }, key, { algorithm: "HS256" }),
-  );
-}
-
 /** One load worker: resolves once it is ready; go() starts its window. */
 async function loadWorker(cfg) {
   const worker = new Worker(WORKER_JS, { workerData: cfg });
@@ -568,7 +547,7 @@ async function heartbeatWindow(origin, path, bearers, durationMs, cpu, pgCount) 
 }
 
 async function heartbeatSection(pool, admin, r) {
-  const bearers = await signedInMitras(pool, CLIENTS);
+  const bearers = await signedInMitras(pool, CLIENTS, JWT_SECRET);
   const gw = await startGateway();
   log(`gateway up: public ${gw.publicUrl}, internal ${gw.internalUrl}`);
   const naive = await startNaive();

@@ -1,13 +1,39 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+/**
+ * `[command, args]` that run `node …args` with the open-files limit raised to
+ * `fdLimit` (or to the hard limit, if that is lower): `ulimit -n` in a shell
+ * that then execs node, so the pid is node's own. Without `fdLimit`, node
+ * directly.
+ */
+export function nodeCommand(args, fdLimit) {
+  if (!fdLimit) return [process.execPath, args];
+  const script = `ulimit -n ${Number(fdLimit)} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
+  return ["/bin/sh", ["-c", script, process.execPath, ...args]];
+}
+
+/** The open-files limit a running process has (from /proc/<pid>/limits), or NaN. */
+export function openFilesLimit(pid) {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"));
+    return m ? (m[1] === "unlimited" ? Number.POSITIVE_INFINITY : Number(m[1])) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /**
  * Starts a service as a child process and resolves once it prints a JSON
  * line that `isReady` accepts (the gateway's pino "listening" line, or a
  * baseline's {"listening":…}). Every later JSON line goes to `onLine`.
- * The child is stopped by its own pid, never by name.
+ * `args` are node's (flags, then the script); `fdLimit` raises the child's
+ * open-files limit (see nodeCommand). The child is stopped by its own pid,
+ * never by name.
  */
-export function startChild({ name, args, env, isReady, onLine = () => {}, timeoutMs = 60_000 }) {
-  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+export function startChild({ name, args, env, isReady, onLine = () => {}, timeoutMs = 60_000, fdLimit }) {
+  const [command, argv] = nodeCommand(args, fdLimit);
+  const child = spawn(command, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
   let tail = "";
   let pending = "";
   const remember = (s) => {
