@@ -29,7 +29,8 @@ export interface HeartbeatDeps {
  * (a deactivated mitra is never accepted) and `last_heartbeat_at` is written.
  */
 export class Heartbeats {
-  private readonly batch = new TickBatch<string, boolean>((ids) => this.flush(ids));
+  // 2 ms window: at a steady few thousand heartbeats a second one turn holds ~one heartbeat (bench: ws-bench paced window).
+  private readonly batch = new TickBatch<string, boolean>((ids) => this.flush(ids), 2);
 
   constructor(private readonly d: HeartbeatDeps) {
     if (d.valkey) defineScript(d.valkey, SCRIPT, new URL("./lua/heartbeat-guard-set-n.lua", import.meta.url));
