@@ -90,9 +90,10 @@ interface PresenceRow {
   status_version: string;
 }
 
-export const presence = (
-  r: Pick<PresenceRow, "id" | "is_online" | "is_active" | "status_version">,
-): PresenceState => ({
+/** The columns a presence state is read from (what the versioned mirror write needs). */
+export type PresenceColumns = Pick<PresenceRow, "id" | "is_online" | "is_active" | "status_version">;
+
+export const presence = (r: PresenceColumns): PresenceState => ({
   mitraId: r.id,
   version: r.status_version,
   online: r.is_online,

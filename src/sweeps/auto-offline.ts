@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Pool, PoolClient } from "../db/pool.js";
 import type { MitraMirror, PresenceState } from "../mirror/mitra-mirror.js";
-import { logStatuses, presence } from "../mirror/mitra-status.js";
+import { logStatuses, type PresenceColumns, presence } from "../mirror/mitra-status.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
@@ -52,12 +52,7 @@ export class AutoOffline {
       ? await this.removeStaleInValkey(this.d.valkey, threshold)
       : await staleInPostgres(tx, threshold);
     if (stale.length === 0) return [];
-    const { rows } = await tx.query<{
-      id: string;
-      is_online: boolean;
-      is_active: boolean;
-      status_version: string;
-    }>(
+    const { rows } = await tx.query<PresenceColumns>(
       `UPDATE mitras SET is_online = false, updated_at = $2, status_version = nextval('mitra_status_version_seq')
        WHERE id = ANY($1::uuid[]) AND is_online RETURNING id, is_online, is_active, status_version`,
       [stale, now],

@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Pool, PoolClient } from "../db/pool.js";
 import type { MitraMirror } from "../mirror/mitra-mirror.js";
-import { presence } from "../mirror/mitra-status.js";
+import { type PresenceColumns, presence } from "../mirror/mitra-status.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
@@ -105,12 +105,7 @@ export class Reseed {
    * mirrored is kept, one the swap overwrote is restored.
    */
   private async reapplyRecent(tx: PoolClient, startedAt: Date): Promise<void> {
-    const { rows } = await tx.query<{
-      id: string;
-      is_online: boolean;
-      is_active: boolean;
-      status_version: string;
-    }>(
+    const { rows } = await tx.query<PresenceColumns>(
       // A fresh statement in READ COMMITTED sees what committed while the reseed ran.
       "SELECT id, is_online, is_active, status_version FROM mitras WHERE updated_at >= $1",
       [new Date(startedAt.getTime() - RACE_WINDOW_MS)],
