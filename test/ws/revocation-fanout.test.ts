@@ -114,9 +114,33 @@ describe("revocation reaches every process's sockets", () => {
     } finally {
       await ctx.valkey?.startAgain();
       await waitFor(() => ctx.gateways.every((g) => g.health?.state === "up"), 5000);
+      await fanoutWorksAgain();
     }
   });
 });
+
+/**
+ * Pub/sub is at-most-once: until each process's subscriber has reconnected
+ * and subscribed again, a published event reaches nobody. Wait for that, so
+ * the next test does not publish into the gap.
+ */
+async function fanoutWorksAgain(): Promise<void> {
+  const c = await anonymousCustomer(gw(0).publicUrl);
+  const socks = await Promise.all([connect(gw(1), c.accessToken), connect(gw(2), c.accessToken)]);
+  await waitFor(
+    async () => {
+      await gw(0).gateway.ws.fanout.send(
+        { kind: "user", userType: "customer", userId: c.user.id },
+        { type: "probe" },
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      return socks.every((s) => s.frames.some((f) => f.type === "probe"));
+    },
+    5000,
+    100,
+  );
+  for (const s of socks) s.ws.close();
+}
 
 describe("fan-out across processes", () => {
   it("an event for a user published on one process reaches the user's sockets on the others", async () => {
