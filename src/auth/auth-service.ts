@@ -65,11 +65,6 @@ export class AuthService {
     return principal;
   }
 
-  /** A fresh access token for a live session (WebSocket auth.refresh uses `authenticate` instead). */
-  accessTokenFor(principal: Pick<Principal, "userId" | "userType" | "sid">): { token: string; exp: number } {
-    return this.d.access.sign(principal, this.d.now());
-  }
-
   /** One use of a refresh token (contract §2); reuse revokes the session everywhere. */
   async refresh(presented: string, allowed: readonly UserType[]): Promise<TokenPair> {
     const now = this.d.now();

@@ -25,8 +25,6 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     mitraHeartbeat: (mitraId: string) => `${avail}mitra:heartbeat:${mitraId}`,
     /** The Postgres status_version of the presence state mirrored (older writes are refused). */
     mitraStatusVersion: (mitraId: string) => `${avail}mitra:status-version:${mitraId}`,
-    /** Pattern for SCAN over all heartbeat keys (reseed, heartbeat mirror). */
-    mitraHeartbeatPattern: `${avail}mitra:heartbeat:*`,
     availabilitySnapshot: `${avail}availability:snapshot`,
     availabilitySnapshotLock: `${avail}availability:snapshot:lock`,
     /** Scratch set a reseed builds before swapping it in (same slot as the live set). */
@@ -47,9 +45,4 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
       events: `${prefix}ch:events`,
     },
   };
-}
-
-/** The key prefix of a mitra's heartbeat key, to turn a scanned key back into an id. */
-export function mitraIdFromHeartbeatKey(keys: Keys, key: string): string {
-  return key.slice(keys.mitraHeartbeat("").length);
 }
