@@ -1,31 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { TEST_VALKEY_URL } from "./support/env.js";
-import { startTestGateway, TestClock, type TestGateway, waitFor } from "./support/gateway.js";
-import { testPrefix } from "./support/valkey.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TestClock, type TestGateway, waitFor } from "./support/gateway.js";
+import { useGateways } from "./support/setup.js";
 
 const ADMIN_EMAIL = "admin@halo.test";
 const ADMIN_PASSWORD = "Adm1n-Secret-42";
 const GOOD = "Blue-Harbor-77";
 const OTHER_GOOD = "Quiet-Maple-31";
 
-let db: TestDatabase;
 let gw: TestGateway;
 const clock = new TestClock();
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gw = await startTestGateway({
-    databaseUrl: db.url,
-    valkeyUrl: TEST_VALKEY_URL,
-    prefix: testPrefix(),
-    now: clock.now,
-    env: { ENABLE_TEST_ROUTES: "true", ADMIN_EMAIL, ADMIN_PASSWORD },
-  });
-});
-afterAll(async () => {
-  await gw?.close();
-  await db?.drop();
+const ctx = useGateways({ now: clock.now, env: { ENABLE_TEST_ROUTES: "true", ADMIN_EMAIL, ADMIN_PASSWORD } });
+beforeAll(() => {
+  gw = ctx.gateways[0] as TestGateway;
 });
 
 interface Reply {

@@ -1,29 +1,16 @@
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { LogOtpProvider } from "../src/auth/otp-provider.js";
 import { createLogger } from "../src/log.js";
-import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { TEST_VALKEY_URL } from "./support/env.js";
 import { startTestGateway, TestClock, type TestGateway } from "./support/gateway.js";
 import { json } from "./support/http.js";
+import { useGateways } from "./support/setup.js";
 
-let db: TestDatabase;
 let gw: TestGateway;
 const clock = new TestClock();
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  gw = await startTestGateway({
-    databaseUrl: db.url,
-    valkeyUrl: TEST_VALKEY_URL,
-    now: clock.now,
-    // TRUST_PROXY lets each test speak from an address of its own (X-Forwarded-For).
-    env: { ENABLE_TEST_ROUTES: "true", TRUST_PROXY: "true" },
-  });
-});
-afterAll(async () => {
-  await gw?.close();
-  await db?.drop();
+const ctx = useGateways({ now: clock.now, env: { ENABLE_TEST_ROUTES: "true", TRUST_PROXY: "true" } });
+beforeAll(() => {
+  gw = ctx.gateways[0] as TestGateway;
 });
 
 let seq = 0;
@@ -267,7 +254,7 @@ describe("limits on asking for codes", () => {
 
   it("holds across processes and without Valkey: a second gateway in Postgres-only mode sees the cooldown", async () => {
     const other = await startTestGateway({
-      databaseUrl: db.url,
+      databaseUrl: ctx.db.url,
       valkeyUrl: null,
       now: clock.now,
       env: { TRUST_PROXY: "true" },
@@ -524,7 +511,7 @@ describe("test routes", () => {
 
   it("are absent (404) unless ENABLE_TEST_ROUTES is on, and never on the public listener", async () => {
     await expectError(await fetch(`${gw.publicUrl}/internal/_test/otp?phone=081234567890`), 404, "NOT_FOUND");
-    const off = await startTestGateway({ databaseUrl: db.url, valkeyUrl: null });
+    const off = await startTestGateway({ databaseUrl: ctx.db.url, valkeyUrl: null });
     try {
       await expectError(
         await fetch(`${off.internalUrl}/internal/_test/otp?phone=081234567890`),
