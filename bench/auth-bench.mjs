@@ -23,12 +23,15 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import Redis from "ioredis";
-import pg from "pg";
 import { startChild } from "./lib/child-service.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { scrapeGateway } from "./lib/prom-text.mjs";
+import {
+  createDatabase as createScratchDatabase,
+  deleteValkeyKeys as deleteScratchKeys,
+  dropDatabase as dropScratchDatabase,
+} from "./lib/scratch-stores.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
 const env = process.env;
@@ -72,44 +75,17 @@ const log = (s) => process.stdout.write(`${s}\n`);
 const owned = { children: new Set(), workers: new Set(), dbCreated: false };
 
 async function createDatabase() {
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${DB_NAME}`);
-    owned.dbCreated = true;
-  } finally {
-    await admin.end();
-  }
+  await createScratchDatabase(PG_ADMIN_URL, DB_NAME);
+  owned.dbCreated = true;
 }
 
 async function dropDatabase() {
   if (!owned.dbCreated) return;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-    owned.dbCreated = false;
-  } finally {
-    await admin.end();
-  }
+  await dropScratchDatabase(PG_ADMIN_URL, DB_NAME);
+  owned.dbCreated = false;
 }
 
-async function deleteValkeyKeys() {
-  const redis = new Redis(VALKEY_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${KEY_PREFIX}*`, "COUNT", 500);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== "0");
-    return deleted;
-  } finally {
-    redis.disconnect();
-  }
-}
+const deleteValkeyKeys = () => deleteScratchKeys(VALKEY_URL, KEY_PREFIX);
 
 function track(svc) {
   owned.children.add(svc);

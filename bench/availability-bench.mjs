@@ -32,6 +32,10 @@ import { startChild } from "./lib/child-service.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { sample } from "./lib/prom-text.mjs";
+import {
+  deleteValkeyKeys as deleteScratchKeys,
+  withAdmin as withScratchAdmin,
+} from "./lib/scratch-stores.mjs";
 import { signedInMitras } from "./lib/signed-in-mitras.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
@@ -113,15 +117,7 @@ const cpuUs = () => {
 
 const owned = { children: new Set(), workers: new Set(), dbCreated: false, closers: [] };
 
-async function withAdmin(fn) {
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.end();
-  }
-}
+const withAdmin = (fn) => withScratchAdmin(PG_ADMIN_URL, fn);
 
 async function createDatabase() {
   await withAdmin((a) => a.query(`CREATE DATABASE ${DB_NAME}`));
@@ -134,23 +130,7 @@ async function dropDatabase() {
   owned.dbCreated = false;
 }
 
-/** UNLINKs every key under `prefix` (SCAN, so Valkey is never blocked for long). */
-async function deleteValkeyKeys(prefix) {
-  const redis = new Redis(VALKEY_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 2000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== "0");
-    return deleted;
-  } finally {
-    redis.disconnect();
-  }
-}
+const deleteValkeyKeys = (prefix) => deleteScratchKeys(VALKEY_URL, prefix);
 
 function track(svc) {
   owned.children.add(svc);

@@ -36,7 +36,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import Redis from "ioredis";
 import pg from "pg";
 import { nodeCommand, openFilesLimit, startChild } from "./lib/child-service.mjs";
 import { topFrames } from "./lib/cpu-profile.mjs";
@@ -45,6 +44,10 @@ import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { processCpuUs } from "./lib/proc-stat.mjs";
 import { sample } from "./lib/prom-text.mjs";
+import {
+  deleteValkeyKeys as deleteScratchKeys,
+  withAdmin as withScratchAdmin,
+} from "./lib/scratch-stores.mjs";
 import { signedInMitras } from "./lib/signed-in-mitras.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
@@ -132,15 +135,7 @@ const absNow = () => performance.timeOrigin + performance.now();
 
 const owned = { children: new Set(), clients: [], dbCreated: false, closers: [] };
 
-async function withAdmin(fn) {
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.end();
-  }
-}
+const withAdmin = (fn) => withScratchAdmin(PG_ADMIN_URL, fn);
 
 async function dropDatabase() {
   if (!owned.dbCreated) return;
@@ -148,21 +143,7 @@ async function dropDatabase() {
   owned.dbCreated = false;
 }
 
-/** UNLINKs every key under `prefix` (SCAN, so Valkey is never blocked for long). */
-async function deleteValkeyKeys(prefix) {
-  const redis = new Redis(VALKEY_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 2000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}
+const deleteValkeyKeys = (prefix) => deleteScratchKeys(VALKEY_URL, prefix);
 
 function track(svc) {
   owned.children.add(svc);
