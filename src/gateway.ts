@@ -75,7 +75,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     listeners.push(await listen(internalApp, config.INTERNAL_HOST, config.INTERNAL_PORT));
   } catch (err) {
     for (const l of listeners) l.close();
-    ws.stop();
+    await ws.stop();
     await services.stop();
     throw err;
   }
@@ -95,8 +95,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     close: () => {
       closing ??= (async () => {
         for (const l of listeners) l.close();
-        ws.stop();
-        await inFlight.drained(DRAIN_MS);
+        await Promise.all([ws.stop(), inFlight.drained(DRAIN_MS)]);
         closeApp(publicApp);
         closeApp(internalApp);
         await services.stop();

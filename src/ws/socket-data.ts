@@ -14,6 +14,10 @@ export interface SocketData {
   exp: number;
   /** uWS throws on send after close: checked before every send. */
   closed: boolean;
+  /** Registered with the hub and greeted (hello): on the next loop turn after open, or at its first frame. */
+  active: boolean;
+  /** Frames taken and not yet answered: a shutdown closes the socket only once this is 0. */
+  pending: number;
   bucket: TokenBucket;
   /** Latest-only frames held back while the socket is above the soft backpressure mark. */
   held?: Map<string, string>;

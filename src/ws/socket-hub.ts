@@ -34,6 +34,8 @@ export class SocketHub {
   private readonly apps: TemplatedApp[] = [];
   private readonly perType = new Map<UserType, number>();
   private tick: NodeJS.Timeout | undefined;
+  /** Set by a graceful close: sockets close as soon as their taken frames are answered. */
+  private draining: { code: number; reason: string; done: () => void } | undefined;
 
   constructor(
     private readonly metrics: Metrics,
@@ -170,6 +172,36 @@ export class SocketHub {
 
   closeAll(code: number, reason: string): void {
     for (const ws of [...this.sockets]) this.close(ws, code, reason);
+  }
+
+  /** A frame taken by `message` was answered (ack or error). */
+  answered(ws: Ws): void {
+    const d = ws.getUserData();
+    d.pending--;
+    const draining = this.draining;
+    if (!draining || d.pending > 0) return;
+    this.close(ws, draining.code, draining.reason);
+    if (this.sockets.size === 0) draining.done();
+  }
+
+  /**
+   * Shutdown (contract §8): every frame already taken gets its answer, then
+   * the socket closes with `code`. A socket with nothing pending closes at
+   * once; the rest as their last answer goes out, or at `deadlineMs`.
+   */
+  closeAllAnswered(code: number, reason: string, deadlineMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(), deadlineMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.draining = undefined;
+        this.closeAll(code, reason);
+        resolve();
+      };
+      this.draining = { code, reason, done: finish };
+      for (const ws of [...this.sockets]) if (ws.getUserData().pending <= 0) this.close(ws, code, reason);
+      if (this.sockets.size === 0) finish();
+    });
   }
 
   private housekeeping(): void {

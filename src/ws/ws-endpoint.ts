@@ -45,6 +45,17 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
     sendPingsAutomatically: true,
 
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      // RFC 6455 §4.2.1: an opening handshake names `upgrade` in Connection. Without it
+      // (e.g. `Connection: close`) uWS marks the HTTP connection to be closed once the
+      // response ends, and with our build it then closes the fresh WebSocket (docs/websocket.md).
+      if (!hasUpgradeToken(req.getHeader("connection"))) {
+        const r = errorResponse(
+          new AppError("BAD_UPGRADE", 400, "A WebSocket upgrade needs `Connection: Upgrade`"),
+          log,
+          "ws-upgrade",
+        );
+        return writeResponse(res, r, "ws-upgrade", false, true);
+      }
       // The request is valid only now: copy everything before the first await.
       const key = req.getHeader("sec-websocket-key");
       const protocol = req.getHeader("sec-websocket-protocol");
@@ -66,6 +77,8 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
             sid: p.sid,
             exp: p.exp,
             closed: false,
+            active: false,
+            pending: 0,
             bucket: newBucket(Date.now()),
           };
           res.cork(() => res.upgrade(data, key, protocol, extensions, context));
@@ -79,24 +92,17 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
     },
 
     open: (ws: Ws) => {
-      hub.register(ws);
-      const d = ws.getUserData();
-      hub.send(
-        ws,
-        "hello",
-        JSON.stringify({
-          type: "hello",
-          userId: d.userId,
-          userType: d.userType,
-          authSessionId: d.sid,
-          heartbeatIntervalSeconds: Math.floor(s.config.HEARTBEAT_STALE_SECONDS / 3),
-          accessExpiresAt: new Date(d.exp * 1000).toISOString(),
-        }),
-      );
-      opts.greet(ws);
+      // Nothing happens inside `open`: it runs within the cork that wraps our async
+      // `upgrade`, and with our uWS build that cork then reads the old HTTP state from
+      // memory the upgrade freed; anything allocated there meanwhile (a topic subscription)
+      // can make it close the new socket without a close frame (uWebSockets.js#1108,
+      // uWebSockets#1928, docs/websocket.md). The socket is activated on the next loop
+      // turn, corked there, or by its first frame, whichever comes first.
+      setImmediate(() => ws.getUserData().closed || ws.cork(activation(ws)));
     },
 
     message: (ws: Ws, message: ArrayBuffer, isBinary: boolean) => {
+      activation(ws)();
       if (message.byteLength > MAX_FRAME_BYTES) return hub.close(ws, CLOSE.tooBig, "frame too big");
       const d = ws.getUserData();
       const admission = admit(d.bucket, Date.now());
@@ -124,16 +130,48 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
       const id = readableId(obj);
       const type = typeof obj.type === "string" ? obj.type : "";
       s.metrics.wsFramesIn.inc({ type: type.length <= 32 ? type || "untyped" : "long" });
-      handleFrame(s, { data: d, moveSid: (sid) => hub.moveSid(ws, sid) }, { id, type, value: obj }).then(
-        (ack) => {
-          if (id !== undefined) hub.send(ws, "ack", JSON.stringify({ type: "ack", id, ...ack }));
-        },
-        (err: unknown) => hub.send(ws, "error", errorFrame(err, id, log)),
-      );
+      // Counted until answered: at shutdown the socket closes (1001) only after its answers went out.
+      d.pending++;
+      handleFrame(s, { data: d, moveSid: (sid) => hub.moveSid(ws, sid) }, { id, type, value: obj })
+        .then(
+          (ack) => {
+            if (id !== undefined) hub.send(ws, "ack", JSON.stringify({ type: "ack", id, ...ack }));
+          },
+          (err: unknown) => hub.send(ws, "error", errorFrame(err, id, log)),
+        )
+        .finally(() => hub.answered(ws));
     },
 
     drain: (ws: Ws) => hub.drained(ws),
 
     close: (ws: Ws) => hub.unregister(ws),
   });
+
+  /** Registers the socket (revocation, fan-out topics), then sends hello and the greeting frames; once. */
+  function activation(ws: Ws): () => void {
+    return () => {
+      const d = ws.getUserData();
+      if (d.active || d.closed) return;
+      d.active = true;
+      hub.register(ws);
+      hub.send(
+        ws,
+        "hello",
+        JSON.stringify({
+          type: "hello",
+          userId: d.userId,
+          userType: d.userType,
+          authSessionId: d.sid,
+          heartbeatIntervalSeconds: Math.floor(s.config.HEARTBEAT_STALE_SECONDS / 3),
+          accessExpiresAt: new Date(d.exp * 1000).toISOString(),
+        }),
+      );
+      opts.greet(ws);
+    };
+  }
+}
+
+/** Whether a Connection header lists the `upgrade` token (case-insensitive, comma list). */
+export function hasUpgradeToken(connection: string): boolean {
+  return connection.split(",").some((t) => t.trim().toLowerCase() === "upgrade");
 }

@@ -11,6 +11,11 @@ import { mountWsEndpoint } from "./ws-endpoint.js";
  * fan-out, the availability and dashboard pushes, and revocation (sockets of a
  * revoked session get `revoked` and close 4003, on every process).
  */
+/** At shutdown, how long a frame already taken may take to be answered before its socket closes anyway. */
+const ANSWER_DEADLINE_MS = 3000;
+/** At shutdown, time for frames that reached the socket before the signal to be read. */
+const READ_GRACE_MS = 50;
+
 export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: TemplatedApp) {
   const hub = new SocketHub(s.metrics, () => s.now().getTime());
   hub.addApp(publicApp);
@@ -31,12 +36,14 @@ export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: 
       hub.start();
       broadcasts.start();
     },
-    /** Contract §8: sockets close with 1001 when the process stops. */
-    stop(): void {
+    /** Contract §8: sockets close with 1001 when the process stops, after the answers to frames they sent. */
+    async stop(): Promise<void> {
       s.revocations.off("revoked", onRevoked);
       broadcasts.stop();
       hub.stop();
-      hub.closeAll(CLOSE.goingAway, "server shutting down");
+      // One short pause so frames already in the kernel's buffers are read and taken (then answered).
+      await new Promise((r) => setTimeout(r, READ_GRACE_MS));
+      await hub.closeAllAnswered(CLOSE.goingAway, "server shutting down", ANSWER_DEADLINE_MS);
     },
   };
 }
