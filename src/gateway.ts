@@ -1,28 +1,13 @@
-import { type Clock, systemClock } from "./clock.js";
-import type { Config } from "./config.js";
-import type { Pool } from "./db/pool.js";
+import { systemClock } from "./clock.js";
+import type { GatewayDeps } from "./gateway-deps.js";
 import { closeApp, createApp, type Listening, listen } from "./http/listen.js";
 import { registerOpsRoutes } from "./http/ops-routes.js";
 import { Router } from "./http/router.js";
 import { registerRoutes } from "./http/routes/register-routes.js";
 import { InFlight, serveRouter } from "./http/serve.js";
-import type { Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { buildServices, type Services } from "./services.js";
-import type { ValkeyClient, ValkeyHealth } from "./valkey/client.js";
 import { buildWsLayer, type WsLayer } from "./ws/ws-module.js";
-
-/** The adapters a gateway runs on; created by main.ts (or a test) and passed in. */
-export interface GatewayDeps {
-  config: Config;
-  log: Logger;
-  pool: Pool;
-  /** null in Postgres-only mode. */
-  valkey: ValkeyClient | null;
-  valkeyHealth: ValkeyHealth | null;
-  jwtSecret: string;
-  now?: Clock;
-}
 
 export interface Gateway {
   publicPort: number;

@@ -4,9 +4,13 @@ import { AuthService } from "./auth/auth-service.js";
 import { Revocations } from "./auth/revocation.js";
 import { createTokenCrypto } from "./auth/token-crypto.js";
 import type { Clock } from "./clock.js";
-import type { GatewayDeps } from "./gateway.js";
+import type { GatewayDeps } from "./gateway-deps.js";
 import type { Metrics } from "./metrics.js";
 import { buildAvailabilityModule } from "./mirror/availability-module.js";
+import { AutoOffline } from "./sweeps/auto-offline.js";
+import { HeartbeatMirror } from "./sweeps/heartbeat-mirror.js";
+import { Reseed } from "./sweeps/reseed.js";
+import { type Sweep, SweepScheduler } from "./sweeps/scheduler.js";
 import { createKeys, type Keys } from "./valkey/keys.js";
 import { PubSub } from "./valkey/pubsub.js";
 
@@ -49,6 +53,24 @@ export function buildServices(d: CoreDeps) {
   });
   const appConfig = new AppConfigStore(d.pool);
   const avail = buildAvailabilityModule({ ...d, keys, auth });
+  const stale = d.config.HEARTBEAT_STALE_SECONDS;
+  const autoOffline = new AutoOffline({ ...d, keys, mirror: avail.mirror, staleSeconds: stale });
+  const heartbeatMirror = new HeartbeatMirror({ ...d, keys });
+  const reseed = new Reseed({ ...d, keys, mirror: avail.mirror });
+  const sweeps: Sweep[] = [
+    {
+      name: "auto_offline",
+      cadenceSeconds: d.config.MITRA_AUTO_OFFLINE_SWEEP_SECONDS,
+      run: () => autoOffline.run(),
+    },
+    {
+      name: "heartbeat_mirror",
+      cadenceSeconds: d.config.HEARTBEAT_MIRROR_INTERVAL_SECONDS,
+      run: () => heartbeatMirror.run(),
+    },
+    { name: "reseed", cadenceSeconds: d.config.VALKEY_ONLINE_MIRROR_SWEEP_SECONDS, run: () => reseed.run() },
+  ];
+  const scheduler = new SweepScheduler(sweeps, d.log, d.metrics);
   /** Work that must finish before the listeners open (route groups add theirs, e.g. the first admin). */
   const startTasks: (() => Promise<void>)[] = [];
   const stopTasks: (() => void | Promise<void>)[] = [];
@@ -63,6 +85,7 @@ export function buildServices(d: CoreDeps) {
     auth,
     appConfig,
     avail,
+    scheduler,
     startTasks,
     stopTasks,
     /** Base of links mailed to operators; main/gateway fills in the real internal port when CC_PUBLIC_URL is unset. */
@@ -70,11 +93,16 @@ export function buildServices(d: CoreDeps) {
     async start(): Promise<void> {
       await revocations.start();
       for (const task of startTasks) await task();
-      await avail.start();
+      // Seed Valkey before the listeners open, then keep it seeded on every reconnect.
+      if (d.valkeyHealth?.state === "up") await scheduler.runNow("reseed");
+      d.valkeyHealth?.on("up", () => void scheduler.runNow("reseed"));
+      scheduler.start();
     },
     async stop(): Promise<void> {
       for (const task of stopTasks) await task();
-      await avail.stop();
+      // Stop the cron, then flush the heartbeat mirror so Postgres has the latest pings.
+      await scheduler.stop();
+      await scheduler.runNow("heartbeat_mirror");
       revocations.stop();
       pubsub.close();
     },

@@ -31,10 +31,10 @@ describe("availability reads", () => {
     await seedMitra(gw(0).pool, { online: false, heartbeatAt: fresh });
     await openSession(gw(0).pool, full, "pending_payment");
     await openSession(gw(0).pool, roomy, "active");
-    await svc(gw(0)).scheduler.runNow("reseed");
+    await gw(0).gateway.services.scheduler.runNow("reseed");
     // Heartbeats happen in Valkey; the mirror copies them to Postgres.
     await Promise.all([available, roomy, full].map((id) => svc(gw(0)).heartbeats.recordHeartbeat(id)));
-    await svc(gw(0)).scheduler.runNow("heartbeat_mirror");
+    await gw(0).gateway.services.scheduler.runNow("heartbeat_mirror");
 
     const fromValkey = {
       ids: sorted((await svc(gw(0)).availability.findAvailableMitras()).map((m) => m.id)),

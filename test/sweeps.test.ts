@@ -27,10 +27,10 @@ describe("auto-offline", () => {
   it("turns stale mitras offline in Postgres and Valkey, logs auto_offline, and leaves fresh ones alone", async () => {
     const stale = await seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(10) });
     const fresh = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date() });
-    await svc(gw(0)).scheduler.runNow("reseed");
+    await gw(0).gateway.services.scheduler.runNow("reseed");
     await svc(gw(0)).heartbeats.recordHeartbeat(fresh);
 
-    const r = await svc(gw(0)).scheduler.runNow("auto_offline");
+    const r = await gw(0).gateway.services.scheduler.runNow("auto_offline");
     expect(r).toMatchObject({ outcome: "done" });
     expect(await pgOnline(stale)).toBe(false);
     expect(await v().sismember(keys().mitrasOnline, stale)).toBe(0);
@@ -42,9 +42,9 @@ describe("auto-offline", () => {
   it("judges staleness by Valkey's heartbeat, not Postgres's older copy", async () => {
     // Postgres still holds an old heartbeat (the mirror has not run), Valkey a fresh one.
     const id = await seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(30) });
-    await svc(gw(0)).scheduler.runNow("reseed");
+    await gw(0).gateway.services.scheduler.runNow("reseed");
     await svc(gw(0)).heartbeats.recordHeartbeat(id);
-    await svc(gw(0)).scheduler.runNow("auto_offline");
+    await gw(0).gateway.services.scheduler.runNow("auto_offline");
     expect(await pgOnline(id)).toBe(true);
   });
 
@@ -55,7 +55,7 @@ describe("auto-offline", () => {
     await ctx.valkey?.stop();
     await waitFor(() => gw(0).health?.state === "down", 3000);
     try {
-      expect(await svc(gw(0)).scheduler.runNow("auto_offline")).toBeUndefined(); // aborted
+      expect(await gw(0).gateway.services.scheduler.runNow("auto_offline")).toBeUndefined(); // aborted
       for (const id of ids) expect(await pgOnline(id)).toBe(true);
       const metrics = await gw(0).gateway.metrics.registry.getSingleMetricAsString("halo_sweep_runs_total");
       expect(metrics).toMatch(/sweep="auto_offline",outcome="aborted"\} [1-9]/);
@@ -63,7 +63,10 @@ describe("auto-offline", () => {
       await ctx.valkey?.startAgain();
       await waitFor(() => gw(0).health?.state === "up" && gw(1).health?.state === "up", 5000);
       // Let the reconnect reseeds finish before the next test seeds its own mitras.
-      await Promise.all([svc(gw(0)).scheduler.runNow("reseed"), svc(gw(1)).scheduler.runNow("reseed")]);
+      await Promise.all([
+        gw(0).gateway.services.scheduler.runNow("reseed"),
+        gw(1).gateway.services.scheduler.runNow("reseed"),
+      ]);
     }
   });
 
@@ -71,10 +74,10 @@ describe("auto-offline", () => {
     const ids = await Promise.all(
       [1, 2, 3, 4].map(() => seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(30) })),
     );
-    await svc(gw(0)).scheduler.runNow("reseed");
+    await gw(0).gateway.services.scheduler.runNow("reseed");
     const [ra, rb] = await Promise.all([
-      svc(gw(0)).scheduler.runNow("auto_offline"),
-      svc(gw(1)).scheduler.runNow("auto_offline"),
+      gw(0).gateway.services.scheduler.runNow("auto_offline"),
+      gw(1).gateway.services.scheduler.runNow("auto_offline"),
     ]);
     const changed = [ra, rb].map((r) => (r?.outcome === "done" ? r.changed : 0));
     expect(changed.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(4);
@@ -87,13 +90,13 @@ describe("heartbeat mirror", () => {
     const ids = await Promise.all(
       [1, 2, 3].map(() => seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(5) })),
     );
-    await svc(gw(0)).scheduler.runNow("reseed");
+    await gw(0).gateway.services.scheduler.runNow("reseed");
     await Promise.all(ids.map((id) => svc(gw(0)).heartbeats.recordHeartbeat(id)));
     const inValkey = await v().mget(ids.map((id) => keys().mitraHeartbeat(id)));
 
     await Promise.all([
-      svc(gw(0)).scheduler.runNow("heartbeat_mirror"),
-      svc(gw(1)).scheduler.runNow("heartbeat_mirror"),
+      gw(0).gateway.services.scheduler.runNow("heartbeat_mirror"),
+      gw(1).gateway.services.scheduler.runNow("heartbeat_mirror"),
     ]);
     const { rows } = await gw(0).pool.query(
       "SELECT id, last_heartbeat_at FROM mitras WHERE id = ANY($1::uuid[])",
@@ -102,7 +105,7 @@ describe("heartbeat mirror", () => {
     const byId = new Map(rows.map((r) => [r.id, (r.last_heartbeat_at as Date).toISOString()]));
     expect(ids.map((id) => byId.get(id))).toEqual(inValkey);
 
-    const again = await svc(gw(0)).scheduler.runNow("heartbeat_mirror");
+    const again = await gw(0).gateway.services.scheduler.runNow("heartbeat_mirror");
     expect(again).toEqual({ outcome: "done", changed: 0 });
   });
 });
@@ -113,7 +116,7 @@ describe("reseed", () => {
     const off = await seedMitra(gw(0).pool, { online: false, active: false });
     await openSession(gw(0).pool, online);
     await v().flushall();
-    await svc(gw(0)).scheduler.runNow("reseed");
+    await gw(0).gateway.services.scheduler.runNow("reseed");
     expect(await v().sismember(keys().mitrasOnline, online)).toBe(1);
     expect(await v().sismember(keys().mitrasDeactivated, off)).toBe(1);
     expect(await v().get(keys().mitraMax(online))).toBe("2");
@@ -123,7 +126,7 @@ describe("reseed", () => {
 
   it("runs by itself when Valkey restarts empty, within 5 s", async () => {
     const id = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date() });
-    await svc(gw(0)).scheduler.runNow("reseed");
+    await gw(0).gateway.services.scheduler.runNow("reseed");
     await ctx.valkey?.stop();
     await ctx.valkey?.startAgain(); // a new, empty server on the same port
     const ms = await waitFor(
@@ -141,7 +144,7 @@ describe("reseed", () => {
     const id = await seedMitra(gw(0).pool, { online: true, heartbeatAt: minutesAgo(3) });
     const newer = new Date().toISOString();
     await v().set(keys().mitraHeartbeat(id), newer);
-    await svc(gw(0)).scheduler.runNow("reseed");
+    await gw(0).gateway.services.scheduler.runNow("reseed");
     expect(await v().get(keys().mitraHeartbeat(id))).toBe(newer);
   });
 
@@ -150,7 +153,7 @@ describe("reseed", () => {
     for (let round = 0; round < 6; round++) {
       // Status changes on one process race a reseed on the other.
       await Promise.all([
-        svc(gw(1)).scheduler.runNow("reseed"),
+        gw(1).gateway.services.scheduler.runNow("reseed"),
         ...ids.map((id, i) =>
           (i + round) % 2 ? svc(gw(0)).status.goOnline(id) : svc(gw(0)).status.goOffline(id),
         ),

@@ -3,7 +3,9 @@ import type { Pool, Queryable } from "../db/pool.js";
 import { withTransaction } from "../db/pool.js";
 import { AppError } from "../errors.js";
 import { type AccessTokens, unauthenticated } from "./access-token.js";
+import { createAnonymousCustomer } from "./anonymous.js";
 import { createAuthSession, revokeSessions, revokeUserSessions, type SessionMeta } from "./auth-sessions.js";
+import { customerForIdentity, type ProvenIdentity } from "./customer-identity.js";
 import { type RotationPolicy, rotateRefreshToken, storeRefreshToken } from "./refresh-rotation.js";
 import type { Revocations } from "./revocation.js";
 import type { TokenCrypto } from "./token-crypto.js";
@@ -50,6 +52,27 @@ export class AuthService {
     await storeRefreshToken(tx, this.d.crypto, sid, refreshToken, now, this.d.rotation.ttlDays);
     const { token } = this.d.access.sign({ userId: user.id, userType: user.type, sid }, now);
     return { sid, pair: { accessToken: token, refreshToken, expiresIn: this.d.access.ttlSeconds, user } };
+  }
+
+  /** A new anonymous customer and its first auth session: one unit of work. */
+  signInAnonymous(
+    displayName: string | null,
+    meta: SessionMeta = {},
+  ): Promise<{ pair: TokenPair; sid: string }> {
+    return withTransaction(this.d.pool, async (tx) =>
+      this.signIn(tx, await createAnonymousCustomer(tx, displayName, this.d.now()), meta),
+    );
+  }
+
+  /** Signs in (or links, with `linkTo`) the customer a provider-proven identity belongs to: one unit of work. */
+  signInWithIdentity(
+    identity: ProvenIdentity,
+    linkTo: string | null,
+    meta: SessionMeta = {},
+  ): Promise<{ pair: TokenPair; sid: string }> {
+    return withTransaction(this.d.pool, async (tx) =>
+      this.signIn(tx, await customerForIdentity(tx, identity, linkTo, this.d.now()), meta),
+    );
   }
 
   /** Verifies a bearer token for a route that accepts `allowed` user types. */

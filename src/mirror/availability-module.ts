@@ -4,10 +4,6 @@ import type { Config } from "../config.js";
 import type { Pool } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
-import { AutoOffline } from "../sweeps/auto-offline.js";
-import { HeartbeatMirror } from "../sweeps/heartbeat-mirror.js";
-import { Reseed } from "../sweeps/reseed.js";
-import { SweepScheduler } from "../sweeps/scheduler.js";
 import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { Availability } from "./availability.js";
@@ -30,34 +26,10 @@ export interface AvailabilityModuleDeps {
   auth: AuthService;
 }
 
-/** Wires the availability mirror: write and read paths, the beacon, and the three sweeps. */
+/** Wires the availability mirror: write and read paths and the beacon (the sweeps are wired in services.ts). */
 export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
   const mirror = new MitraMirror(d.valkey, d.keys, d.log, d.metrics);
   const availability = new Availability({ ...d, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
-  const autoOffline = new AutoOffline({ ...d, mirror, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
-  const heartbeatMirror = new HeartbeatMirror(d);
-  const reseed = new Reseed({ ...d, mirror });
-  const scheduler = new SweepScheduler(
-    [
-      {
-        name: "auto_offline",
-        cadenceSeconds: d.config.MITRA_AUTO_OFFLINE_SWEEP_SECONDS,
-        run: () => autoOffline.run(),
-      },
-      {
-        name: "heartbeat_mirror",
-        cadenceSeconds: d.config.HEARTBEAT_MIRROR_INTERVAL_SECONDS,
-        run: () => heartbeatMirror.run(),
-      },
-      {
-        name: "reseed",
-        cadenceSeconds: d.config.VALKEY_ONLINE_MIRROR_SWEEP_SECONDS,
-        run: () => reseed.run(),
-      },
-    ],
-    d.log,
-    d.metrics,
-  );
 
   const status = new MitraStatus({ ...d, mirror, verificationRequired: d.config.VERIFICATION_REQUIRED });
 
@@ -75,18 +47,6 @@ export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
       availability,
       staleSeconds: d.config.HEARTBEAT_STALE_SECONDS,
     }),
-    scheduler,
-    /** Seeds Valkey before the listeners open, then keeps it seeded on every reconnect. */
-    async start(): Promise<void> {
-      if (d.valkeyHealth?.state === "up") await scheduler.runNow("reseed");
-      d.valkeyHealth?.on("up", () => void scheduler.runNow("reseed"));
-      scheduler.start();
-    },
-    /** On shutdown: stop the cron, then flush the heartbeat mirror so Postgres has the latest pings. */
-    async stop(): Promise<void> {
-      await scheduler.stop();
-      await scheduler.runNow("heartbeat_mirror");
-    },
   };
 }
 

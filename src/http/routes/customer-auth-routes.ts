@@ -4,7 +4,6 @@ import { customerForIdentity } from "../../auth/customer-identity.js";
 import { otpRequestInput, otpVerifyInput } from "../../auth/otp.js";
 import { createSocialVerifier, type SocialProvider } from "../../auth/social-identity.js";
 import { customerView, loadUser } from "../../auth/users.js";
-import { withTransaction } from "../../db/pool.js";
 import { notFound } from "../../errors.js";
 import type { Services } from "../../services.js";
 import { bearerToken, requirePrincipal } from "../auth-guard.js";
@@ -58,10 +57,7 @@ export function registerCustomerAuthRoutes(router: Router, s: Services): void {
       email: who.email,
       displayName: who.name,
     };
-    const { pair } = await withTransaction(s.pool, async (tx) => {
-      const user = await customerForIdentity(tx, identity, linkTo, s.now());
-      return s.auth.signIn(tx, user, sessionMeta(req));
-    });
+    const { pair } = await s.auth.signInWithIdentity(identity, linkTo, sessionMeta(req));
     return { status: 200, body: pair };
   };
   router.post("/api/client/auth/google", socialRoute("google"));

@@ -1,7 +1,5 @@
 import { z } from "zod";
-import { createAnonymousCustomer } from "../../auth/anonymous.js";
 import type { AuthService } from "../../auth/auth-service.js";
-import { type Pool, withTransaction } from "../../db/pool.js";
 import { requirePrincipal } from "../auth-guard.js";
 import { parseBody } from "../json-body.js";
 import type { Router } from "../router.js";
@@ -12,13 +10,10 @@ const anonymousBody = z.object({ displayName: displayNameSchema.optional() }).st
 const refreshBody = z.object({ refreshToken: z.string().max(512) }).strict();
 
 /** /api/shared/auth/*: anonymous sign-in, refresh, logout (customers and mitras). */
-export function registerSharedAuthRoutes(router: Router, d: { auth: AuthService; pool: Pool }): void {
+export function registerSharedAuthRoutes(router: Router, d: { auth: AuthService }): void {
   router.post("/api/shared/auth/anonymous", async (req) => {
     const body = parseBody(req, anonymousBody);
-    const { pair } = await withTransaction(d.pool, async (tx) => {
-      const user = await createAnonymousCustomer(tx, body.displayName ?? null, d.auth.now());
-      return d.auth.signIn(tx, user, sessionMeta(req));
-    });
+    const { pair } = await d.auth.signInAnonymous(body.displayName ?? null, sessionMeta(req));
     return { status: 201, body: pair };
   });
 
