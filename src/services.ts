@@ -4,6 +4,7 @@ import { AuthService } from "./auth/auth-service.js";
 import { Revocations } from "./auth/revocation.js";
 import { createTokenCrypto } from "./auth/token-crypto.js";
 import type { Clock } from "./clock.js";
+import { Notifier } from "./events/notifier.js";
 import type { GatewayDeps } from "./gateway-deps.js";
 import type { Metrics } from "./metrics.js";
 import { buildAvailabilityModule } from "./mirror/availability-module.js";
@@ -52,6 +53,8 @@ export function buildServices(d: CoreDeps) {
     now: d.now,
   });
   const appConfig = new AppConfigStore(d.pool);
+  /** Frames to users, wherever they are connected; the WebSocket layer attaches delivery. */
+  const notifier = new Notifier();
   const avail = buildAvailabilityModule({ ...d, keys, auth });
   const stale = d.config.HEARTBEAT_STALE_SECONDS;
   const autoOffline = new AutoOffline({ ...d, keys, mirror: avail.mirror, staleSeconds: stale });
@@ -84,6 +87,7 @@ export function buildServices(d: CoreDeps) {
     revocations,
     auth,
     appConfig,
+    notifier,
     avail,
     scheduler,
     startTasks,

@@ -26,6 +26,7 @@ export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: 
   mountWsEndpoint(publicApp, s, hub, { path: "/ws", allowed: ["customer", "mitra"], greet });
   mountWsEndpoint(internalApp, s, hub, { path: "/internal/ws", allowed: ["cc"], greet });
   const onRevoked = (sids: string[]) => hub.revoke(sids);
+  s.notifier.attach((userType, userId, frame) => fanout.send({ kind: "user", userType, userId }, frame));
 
   return {
     hub,
