@@ -1,6 +1,8 @@
 import { AppError, issuesFromZod, validationFailed } from "../errors.js";
 import type { Services } from "../services.js";
 import { type ClientFrameType, clientFrames, frameId, frameSenders } from "./frame-schemas.js";
+import { handlePairingFrame } from "./pairing-frames.js";
+import { handleSessionFrame } from "./session-frames.js";
 import type { SocketData } from "./socket-data.js";
 
 /** What a handled frame answers in its ack (fields sit at the top level of the ack). */
@@ -62,6 +64,14 @@ export async function handleFrame(s: Services, ctx: FrameContext, frame: RawFram
       ctx.moveSid(p.sid);
       return { accessExpiresAt: new Date(p.exp * 1000).toISOString() };
     }
+    case "pairing.request":
+    case "pairing.cancel":
+    case "pairing.accept":
+    case "pairing.decline":
+      return handlePairingFrame(s, d, type, parsed.data);
+    case "session.end":
+    case "chat.send":
+      return handleSessionFrame(s, d, type, parsed.data);
     default:
       throw new AppError("UNKNOWN_TYPE", 400, "Unknown frame type");
   }
