@@ -11,6 +11,8 @@ export interface ErrorDetails {
   retryAfterSeconds?: number;
   attemptsRemaining?: number;
   issues?: Issue[];
+  /** The session's current status, on 409 SESSION_STATE. */
+  status?: string;
 }
 
 export class AppError extends Error {

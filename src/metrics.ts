@@ -61,6 +61,13 @@ export function createMetrics() {
       labelNames: ["action"] as const,
       registers: [registry],
     }),
+    pairingSteps: new Histogram({
+      name: "halo_pairing_step_seconds",
+      help: "Pairing steps handled by this process: request to offers sent, accept to match",
+      labelNames: ["step"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
     fanoutLatency: new Histogram({
       name: "halo_fanout_latency_seconds",
       help: "From publishing an event to handing it to this process's sockets",

@@ -6,13 +6,24 @@ import { createTokenCrypto } from "./auth/token-crypto.js";
 import type { Clock } from "./clock.js";
 import { Notifier } from "./events/notifier.js";
 import type { GatewayDeps } from "./gateway-deps.js";
+import { Idempotency } from "./idempotency/idempotency.js";
 import type { Metrics } from "./metrics.js";
 import { buildAvailabilityModule } from "./mirror/availability-module.js";
+import { Chat } from "./sessions/chat.js";
+import { OverdueSessionsSweep } from "./sessions/overdue-sessions-sweep.js";
+import { SessionTimers } from "./sessions/session-timers.js";
+import { Sessions } from "./sessions/sessions.js";
 import { AutoOffline } from "./sweeps/auto-offline.js";
 import { HeartbeatMirror } from "./sweeps/heartbeat-mirror.js";
 import { Reseed } from "./sweeps/reseed.js";
+import { Retention } from "./sweeps/retention.js";
 import { type Sweep, SweepScheduler } from "./sweeps/scheduler.js";
 import { createKeys, type Keys } from "./valkey/keys.js";
+import { AcceptRace } from "./pairing/accept-race.js";
+import { AvailablePicker } from "./pairing/available-picker.js";
+import { Pairing } from "./pairing/pairing.js";
+import { PAIRING_SWEEP_SECONDS, PairingSweep } from "./pairing/pairing-sweep.js";
+import { insertPendingSession } from "./sessions/session-store.js";
 import { PubSub } from "./valkey/pubsub.js";
 
 export type CoreDeps = Omit<GatewayDeps, "now"> & { metrics: Metrics; now: Clock };
@@ -57,9 +68,38 @@ export function buildServices(d: CoreDeps) {
   const notifier = new Notifier();
   const avail = buildAvailabilityModule({ ...d, keys, auth });
   const stale = d.config.HEARTBEAT_STALE_SECONDS;
-  const autoOffline = new AutoOffline({ ...d, keys, mirror: avail.mirror, staleSeconds: stale });
+  const autoOffline = new AutoOffline({
+    ...d,
+    keys,
+    mirror: avail.mirror,
+    events: avail.events,
+    staleSeconds: stale,
+  });
   const heartbeatMirror = new HeartbeatMirror({ ...d, keys });
   const reseed = new Reseed({ ...d, keys, mirror: avail.mirror });
+  /** Late-bound session hooks: pairing replaces `onRerouted` with "pair the customer again at once" (§5). */
+  const sessionHooks = {
+    onRerouted: async (_customerId: string, _sessionId: string): Promise<void> => {},
+  };
+  const sessionTimers: SessionTimers = new SessionTimers({
+    now: d.now,
+    log: d.log,
+    onDue: (id) => sessions.onDue(id),
+  });
+  const sessions: Sessions = new Sessions({
+    ...d,
+    appConfig,
+    notifier,
+    timers: sessionTimers,
+    recomputeCapacity: (ids) => avail.recomputeCapacity(ids),
+    onRerouted: (customerId, sessionId) => sessionHooks.onRerouted(customerId, sessionId),
+  });
+  avail.events.onUnavailable(async (mitraIds) => void (await sessions.rerouteMitras(mitraIds)));
+  const chat = new Chat({ ...d, notifier, sessions });
+  const overdueSessions = new OverdueSessionsSweep({ ...d, sessions });
+  const retention = new Retention({ pool: d.pool, now: d.now, appConfig });
+  /** Idempotent retries (contract §7) for every creating route and frame. */
+  const idempotency = new Idempotency({ pool: d.pool, now: d.now, log: d.log, hashSecret: d.jwtSecret });
   const sweeps: Sweep[] = [
     {
       name: "auto_offline",
@@ -72,11 +112,46 @@ export function buildServices(d: CoreDeps) {
       run: () => heartbeatMirror.run(),
     },
     { name: "reseed", cadenceSeconds: d.config.VALKEY_ONLINE_MIRROR_SWEEP_SECONDS, run: () => reseed.run() },
+    // The contract names no variable for it: it shares auto-offline's cadence (docs/sessions.md).
+    {
+      name: "overdue_sessions",
+      cadenceSeconds: d.config.MITRA_AUTO_OFFLINE_SWEEP_SECONDS,
+      run: () => overdueSessions.run(),
+    },
+    // Hourly, fixed: the contract names no variable for it (docs/idempotency.md).
+    { name: "retention", cadenceSeconds: 3600, run: () => retention.run() },
   ];
+  const pairing = new Pairing({
+    ...d,
+    keys,
+    appConfig,
+    notifier,
+    picker: new AvailablePicker({
+      ...d,
+      keys,
+      staleSeconds: stale,
+      verificationRequired: d.config.VERIFICATION_REQUIRED,
+    }),
+    race: new AcceptRace(d.valkey, keys, d.log, d.metrics),
+    sessions: {
+      createPending: async (tx, p) =>
+        insertPendingSession(tx, { ...p, paymentTimeoutSeconds: (await appConfig.get()).payment_timeout_seconds }),
+      opened: (session) => sessions.opened(session),
+    },
+  });
+  // A session rerouted away from a mitra that left: the customer is paired again at once (§5).
+  sessionHooks.onRerouted = (customerId) => pairing.repair(customerId);
+  const pairingSweep = new PairingSweep(d.pool, pairing, d.now);
+  sweeps.push({ name: "pairing", cadenceSeconds: PAIRING_SWEEP_SECONDS, run: () => pairingSweep.run() });
   const scheduler = new SweepScheduler(sweeps, d.log, d.metrics);
   /** Work that must finish before the listeners open (route groups add theirs, e.g. the first admin). */
   const startTasks: (() => Promise<void>)[] = [];
   const stopTasks: (() => void | Promise<void>)[] = [];
+  // Contract §3 start-up order: chat-session timers first (before the reseed and the listeners).
+  startTasks.push(async () => void (await sessions.restoreTimers()));
+  stopTasks.push(() => sessionTimers.stop());
+  startTasks.push(() => pairing.restoreTimers());
+  stopTasks.push(() => pairing.stop());
 
   return {
     ...d,
@@ -89,6 +164,11 @@ export function buildServices(d: CoreDeps) {
     appConfig,
     notifier,
     avail,
+    pairing,
+    idempotency,
+    sessions,
+    sessionHooks,
+    chat,
     scheduler,
     startTasks,
     stopTasks,

@@ -13,6 +13,7 @@ import { Heartbeats } from "./heartbeat.js";
 import { MitraAdmin } from "./mitra-admin.js";
 import { MitraMirror } from "./mitra-mirror.js";
 import { MitraStatus } from "./mitra-status.js";
+import { PresenceEvents } from "./presence-events.js";
 
 export interface AvailabilityModuleDeps {
   config: Config;
@@ -31,10 +32,17 @@ export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
   const mirror = new MitraMirror(d.valkey, d.keys, d.log, d.metrics);
   const availability = new Availability({ ...d, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
 
-  const status = new MitraStatus({ ...d, mirror, verificationRequired: d.config.VERIFICATION_REQUIRED });
+  const events = new PresenceEvents(d.log);
+  const status = new MitraStatus({
+    ...d,
+    mirror,
+    events,
+    verificationRequired: d.config.VERIFICATION_REQUIRED,
+  });
 
   return {
     mirror,
+    events,
     availability,
     beacon: new Beacon(d.valkey, d.keys, availability, d.now),
     heartbeats: new Heartbeats({ ...d, health: d.valkeyHealth }),

@@ -5,6 +5,7 @@ import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
 
 const APPLY_STATUS = "applyMitraStatuses";
+const SYNC_AVAILABLE = "syncAvailableMitras";
 /** Mitras per script call: bounded so one call never blocks Valkey for long. */
 const STATUS_CHUNK = 1000;
 
@@ -30,7 +31,10 @@ export class MitraMirror {
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
-    if (valkey) defineScript(valkey, APPLY_STATUS, new URL("./lua/apply-status-n.lua", import.meta.url));
+    if (valkey) {
+      defineScript(valkey, APPLY_STATUS, new URL("./lua/apply-status-n.lua", import.meta.url));
+      defineScript(valkey, SYNC_AVAILABLE, new URL("./lua/sync-available-n.lua", import.meta.url));
+    }
   }
 
   /**
@@ -61,19 +65,49 @@ export class MitraMirror {
             st.heartbeatIso ?? "",
           ]),
         );
+        await this.syncAvailableIn(v, chunk.map((st) => st.mitraId));
       }
     });
   }
 
   setMax(mitraId: string, max: number): Promise<void> {
-    return this.run("max", (v) => v.set(this.keys.mitraMax(mitraId), String(max)));
+    return this.run("max", async (v) => {
+      await v.set(this.keys.mitraMax(mitraId), String(max));
+      await this.syncAvailableIn(v, [mitraId]);
+    });
   }
 
   setCapacities(entries: readonly { mitraId: string; capacity: number }[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
-    return this.run("capacity", (v) =>
-      v.mset(entries.flatMap((e) => [this.keys.mitraCapacity(e.mitraId), String(e.capacity)])),
-    );
+    return this.run("capacity", async (v) => {
+      await v.mset(entries.flatMap((e) => [this.keys.mitraCapacity(e.mitraId), String(e.capacity)]));
+      await this.syncAvailableIn(v, entries.map((e) => e.mitraId));
+    });
+  }
+
+  /**
+   * Recomputes these mitras' membership of the available set (or of `target`,
+   * a scratch set the reseed swaps in) from the mirrored keys. Every write
+   * above ends with it, so the set pairing picks from follows presence,
+   * capacity and max without a scan; it is derived, and the reseed rebuilds it.
+   */
+  async syncAvailableIn(v: ValkeyClient, mitraIds: readonly string[], target?: string): Promise<void> {
+    const k = this.keys;
+    for (let i = 0; i < mitraIds.length; i += STATUS_CHUNK) {
+      const chunk = mitraIds.slice(i, i + STATUS_CHUNK);
+      await runScript(
+        v,
+        SYNC_AVAILABLE,
+        [
+          k.mitrasOnline,
+          k.mitrasDeactivated,
+          target ?? k.mitrasAvailable,
+          k.mitrasLastOffered,
+          ...chunk.flatMap((id) => [k.mitraCapacity(id), k.mitraMax(id)]),
+        ],
+        chunk,
+      );
+    }
   }
 
   private async run(operation: string, fn: (v: ValkeyClient) => Promise<unknown>): Promise<void> {

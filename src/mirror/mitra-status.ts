@@ -4,6 +4,7 @@ import type { Clock } from "../clock.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
 import { AppError, notFound } from "../errors.js";
 import type { MitraMirror, PresenceState } from "./mitra-mirror.js";
+import type { PresenceEvents } from "./presence-events.js";
 
 export type StatusLogEntry = "online" | "offline" | "auto_offline" | "deactivated" | "activated";
 
@@ -13,6 +14,7 @@ export interface MitraStatusDeps {
   auth: AuthService;
   now: Clock;
   verificationRequired: boolean;
+  events: PresenceEvents;
 }
 
 export const accountInactive = (): AppError =>
@@ -56,6 +58,7 @@ export class MitraStatus {
       return setPresence(tx, mitraId, "is_online = false", now);
     });
     await this.d.mirror.applyStatuses([state]);
+    await this.d.events.unavailable([mitraId]);
     return { online: false };
   }
 
@@ -79,6 +82,7 @@ export class MitraStatus {
     });
     await this.d.mirror.applyStatuses([state]);
     await this.d.auth.announceRevoked(revoked);
+    if (!active) await this.d.events.unavailable([mitraId]);
   }
 }
 

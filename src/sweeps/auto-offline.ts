@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { Pool, PoolClient } from "../db/pool.js";
 import type { MitraMirror, PresenceState } from "../mirror/mitra-mirror.js";
+import type { PresenceEvents } from "../mirror/presence-events.js";
 import { logStatuses, type PresenceColumns, presence } from "../mirror/mitra-status.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
@@ -18,6 +19,7 @@ export interface AutoOfflineDeps {
   now: Clock;
   staleSeconds: number;
   mirror: MitraMirror;
+  events: PresenceEvents;
 }
 
 export type SweepOutcome = { outcome: "done"; changed: number } | { outcome: "skipped" };
@@ -42,6 +44,7 @@ export class AutoOffline {
     if (!r.ran) return { outcome: "skipped" };
     // After COMMIT: stamp the new versions in Valkey, so a late, older go-online write cannot undo them.
     await this.d.mirror.applyStatuses(r.result);
+    await this.d.events.unavailable(r.result.map((st) => st.mitraId));
     return { outcome: "done", changed: r.result.length };
   }
 

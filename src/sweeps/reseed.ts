@@ -95,8 +95,22 @@ export class Reseed {
         );
       }
     }
+    await this.rebuildAvailable(
+      v,
+      rows.filter((r) => r.is_online && r.is_active).map((r) => r.id),
+    );
     await this.reapplyRecent(tx, startedAt);
     return rows.length;
+  }
+
+  /** The available set, rebuilt aside from the keys just written and swapped in whole. */
+  private async rebuildAvailable(v: ValkeyClient, onlineIds: string[]): Promise<void> {
+    const { keys } = this.d;
+    const scratch = keys.reseedScratch("available");
+    await v.del(scratch);
+    await this.d.mirror.syncAvailableIn(v, onlineIds, scratch);
+    if ((await v.exists(scratch)) === 1) await v.rename(scratch, keys.mitrasAvailable);
+    else await v.del(keys.mitrasAvailable);
   }
 
   /**

@@ -2,7 +2,14 @@ import type { Pool, PoolClient } from "../db/pool.js";
 
 /** Advisory-lock ids of the sweeps (two-key form: namespace, sweep). */
 const SWEEP_LOCK_NAMESPACE = 7201;
-export const SWEEP_IDS = { autoOffline: 1, heartbeatMirror: 2, reseed: 3 } as const;
+export const SWEEP_IDS = {
+  autoOffline: 1,
+  heartbeatMirror: 2,
+  reseed: 3,
+  retention: 4,
+  overdueSessions: 5,
+  pairing: 6,
+} as const;
 
 /**
  * Runs `fn` only if no other process is running the same sweep: the lock is

@@ -25,13 +25,21 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     mitraHeartbeat: (mitraId: string) => `${avail}mitra:heartbeat:${mitraId}`,
     /** The Postgres status_version of the presence state mirrored (older writes are refused). */
     mitraStatusVersion: (mitraId: string) => `${avail}mitra:status-version:${mitraId}`,
+    /** Available mitras (online, active, below capacity), scored capacity × 1e13 + last offer ms: pairing picks from the head. */
+    mitrasAvailable: `${avail}mitras:available`,
+    /** mitra id → epoch ms of its last pairing offer (the tie-break of the available set's score). */
+    mitrasLastOffered: `${avail}mitras:last-offered`,
     availabilitySnapshot: `${avail}availability:snapshot`,
     availabilitySnapshotLock: `${avail}availability:snapshot:lock`,
     /** Scratch set a reseed builds before swapping it in (same slot as the live set). */
-    reseedScratch: (name: "online" | "deactivated") => `${avail}reseed:${name}`,
+    reseedScratch: (name: "online" | "deactivated" | "available") => `${avail}reseed:${name}`,
 
     // --- auth (owned by src/auth) ---
     revokedSession: (sid: string) => `${prefix}auth:revoked:${sid}`,
+
+    // --- pairing (owned by src/pairing) ---
+    /** The mitra whose accept won a request (SET NX in one Lua call): the race is settled here first. */
+    pairingWinner: (requestId: string) => `${prefix}pairing:winner:${requestId}`,
 
     // --- verification (owned by src/verification) ---
     verificationRecreateLock: (verificationId: string) =>

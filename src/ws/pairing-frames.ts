@@ -1,14 +1,25 @@
-import { AppError } from "../errors.js";
 import type { Services } from "../services.js";
 import type { AckBody } from "./frame-handlers.js";
 import type { SocketData } from "./socket-data.js";
 
+type PairingFrameType = "pairing.request" | "pairing.cancel" | "pairing.accept" | "pairing.decline";
+
 /** pairing.request / cancel (customer), pairing.accept / decline (mitra): the same use cases as HTTP. */
 export async function handlePairingFrame(
-  _s: Services,
-  _d: SocketData,
-  _type: "pairing.request" | "pairing.cancel" | "pairing.accept" | "pairing.decline",
-  _frame: unknown,
+  s: Services,
+  d: SocketData,
+  type: PairingFrameType,
+  frame: unknown,
 ): Promise<AckBody> {
-  throw new AppError("UNKNOWN_TYPE", 400, "Pairing is being built");
+  const f = frame as { requestId: string; idempotencyKey?: string };
+  switch (type) {
+    case "pairing.request":
+      return s.pairing.request(d.userId, f.idempotencyKey);
+    case "pairing.cancel":
+      return s.pairing.cancel(d.userId, f.requestId);
+    case "pairing.accept":
+      return s.pairing.accept(d.userId, f.requestId);
+    case "pairing.decline":
+      return s.pairing.decline(d.userId, f.requestId);
+  }
 }

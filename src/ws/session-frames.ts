@@ -1,14 +1,19 @@
-import { AppError } from "../errors.js";
 import type { Services } from "../services.js";
 import type { AckBody } from "./frame-handlers.js";
+import type { ClientFrame } from "./frame-schemas.js";
 import type { SocketData } from "./socket-data.js";
 
 /** session.end and chat.send (customer or mitra): the same use cases as HTTP. */
 export async function handleSessionFrame(
-  _s: Services,
-  _d: SocketData,
-  _type: "session.end" | "chat.send",
-  _frame: unknown,
+  s: Services,
+  d: SocketData,
+  type: "session.end" | "chat.send",
+  frame: unknown,
 ): Promise<AckBody> {
-  throw new AppError("UNKNOWN_TYPE", 400, "Sessions are being built");
+  if (type === "session.end") {
+    const { sessionId } = frame as ClientFrame<"session.end">;
+    return { session: await s.sessions.end(d, sessionId) };
+  }
+  const { sessionId, clientMsgId, text } = frame as ClientFrame<"chat.send">;
+  return s.chat.send(d, { sessionId, clientMsgId, text });
 }

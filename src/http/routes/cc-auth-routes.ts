@@ -109,7 +109,7 @@ export function registerCcAuthRoutes(router: Router, s: Services): void {
     });
   });
 
-  registerCcUserRoutes(router, { auth: s.auth, operators });
+  registerCcUserRoutes(router, { auth: s.auth, operators, idempotency: s.idempotency });
 
   if (s.config.ENABLE_TEST_ROUTES) {
     // Test only (contract §9): the link of the last mail to an address, without a token.

@@ -3,6 +3,7 @@ import { normalisePhone } from "../../auth/phone.js";
 import { dashboardCounts } from "../../mirror/dashboard-counts.js";
 import type { Services } from "../../services.js";
 import { requirePrincipal } from "../auth-guard.js";
+import { idempotentRoute } from "../idempotent-route.js";
 import { parseBody, parseQuery } from "../json-body.js";
 import type { Router } from "../router.js";
 import { displayNameSchema, searchSchema } from "../text-schemas.js";
@@ -41,10 +42,12 @@ export function registerCcMitraRoutes(router: Router, s: Services): void {
   });
 
   router.post("/internal/mitras", async (req) => {
-    await requirePrincipal(s.auth, req);
-    const body = parseBody(req, createBody);
-    const phone = normalisePhone(body.phone, s.config.DEFAULT_COUNTRY_CODE);
-    return { status: 201, body: await admin.create({ ...body, phone }) };
+    const principal = await requirePrincipal(s.auth, req);
+    return idempotentRoute(s.idempotency, req, principal, "POST /internal/mitras", async () => {
+      const body = parseBody(req, createBody);
+      const phone = normalisePhone(body.phone, s.config.DEFAULT_COUNTRY_CODE);
+      return { status: 201, body: await admin.create({ ...body, phone }) };
+    });
   });
 
   router.patch("/internal/mitras/:id", async (req) => {

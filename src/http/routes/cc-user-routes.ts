@@ -1,7 +1,9 @@
 import { z } from "zod";
 import type { AuthService } from "../../auth/auth-service.js";
 import type { Operators } from "../../auth/operators.js";
+import type { Idempotency } from "../../idempotency/idempotency.js";
 import { requirePrincipal } from "../auth-guard.js";
+import { idempotentRoute } from "../idempotent-route.js";
 import { parseBody } from "../json-body.js";
 import type { Router } from "../router.js";
 
@@ -19,11 +21,16 @@ const ownPasswordBody = z.object({ currentPassword: passwordField, newPassword: 
 const forcedPasswordBody = z.object({ newPassword: passwordField }).strict();
 
 /** /internal/control-center-users: accounts and passwords (contract §2, §9). */
-export function registerCcUserRoutes(router: Router, d: { auth: AuthService; operators: Operators }): void {
+export function registerCcUserRoutes(
+  router: Router,
+  d: { auth: AuthService; operators: Operators; idempotency: Idempotency },
+): void {
   router.post("/internal/control-center-users", async (req) => {
     const principal = await requirePrincipal(d.auth, req);
-    const body = parseBody(req, createBody);
-    return { status: 201, body: await d.operators.create(principal, body) };
+    return idempotentRoute(d.idempotency, req, principal, "POST /internal/control-center-users", async () => {
+      const body = parseBody(req, createBody);
+      return { status: 201, body: await d.operators.create(principal, body) };
+    });
   });
 
   // Static, so the router matches it before the `:id` pattern below.

@@ -7,6 +7,8 @@ import { registerCcMitraRoutes } from "./cc-mitra-routes.js";
 import { registerCustomerAuthRoutes } from "./customer-auth-routes.js";
 import { registerMitraAuthRoutes } from "./mitra-auth-routes.js";
 import { registerMitraStatusRoutes } from "./mitra-status-routes.js";
+import { registerPairingRoutes } from "./pairing-routes.js";
+import { registerSessionRoutes } from "./session-routes.js";
 import { registerSharedAuthRoutes } from "./shared-auth-routes.js";
 import { registerTestRoutes } from "./test-routes.js";
 
@@ -19,6 +21,8 @@ export function registerRoutes(publicRouter: Router, internalRouter: Router, s: 
   registerCcAuthRoutes(internalRouter, s);
   registerMitraStatusRoutes(publicRouter, s);
   registerAvailabilityRoutes(publicRouter, s);
+  registerPairingRoutes(publicRouter, s);
+  registerSessionRoutes(publicRouter, s);
   registerCcMitraRoutes(internalRouter, s);
   registerCcConfigRoutes(internalRouter, s);
 }

@@ -1,0 +1,239 @@
+import { createHmac } from "node:crypto";
+import { z } from "zod";
+import type { Principal } from "../auth/user-types.js";
+import type { Clock } from "../clock.js";
+import type { Pool } from "../db/pool.js";
+import { AppError, type ErrorDetails } from "../errors.js";
+import type { Logger } from "../log.js";
+import { canonicalHash } from "./canonical-json.js";
+
+/** How long a claim holds a key before another attempt may take it over (contract §7). */
+export const IDEMPOTENCY_LEASE_SECONDS = 30;
+/** How long a key answers with its first result; older rows count as absent and are pruned. */
+export const IDEMPOTENCY_TTL_HOURS = 24;
+
+/** An `Idempotency-Key` header or a frame's `idempotencyKey`: 1–200 printable ASCII characters. */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x20-\x7e]+$/, "must be printable ASCII");
+
+/** The scope a key lives in: the caller and the route, so one key means one request of one user. */
+export function idempotencyScope(principal: Pick<Principal, "userType" | "userId">, route: string): string {
+  return `${principal.userType}:${principal.userId}:${route}`;
+}
+
+export interface IdempotentCall {
+  /** From `idempotencyScope(principal, route)`. */
+  scope: string;
+  /** No key: the call simply runs. */
+  key: string | undefined;
+  /** What identifies the request (body, path parameters); compared by a hash of its canonical JSON. */
+  body: unknown;
+}
+
+export interface IdempotencyDeps {
+  pool: Pool;
+  now: Clock;
+  log: Logger;
+  /** When set, request hashes are keyed (HMAC), so a body's secrets cannot be guessed from a stored hash. */
+  hashSecret?: string;
+}
+
+/** What `response_body` holds: the value (as JSON) or the 4xx error that was the first result. */
+type Outcome = { value?: unknown } | { error: { code: string; message: string; details: ErrorDetails } };
+
+interface KeyRow {
+  request_hash: string;
+  state: "in_flight" | "done";
+  response_status: number | null;
+  response_body: Outcome | null;
+  claimed_until: Date;
+  created_at: Date;
+}
+
+type Claim = { kind: "claimed"; fence: Date } | { kind: "done"; row: KeyRow };
+
+/** Rounds of claim races lost to other attempts before answering "in progress". */
+const MAX_CLAIM_ROUNDS = 5;
+
+/**
+ * Idempotent retries (contract §7), for every route and frame that creates
+ * something. A key is claimed in `idempotency_keys` (state in_flight, a 30 s
+ * lease) before the work runs; the result is stored after it. The same key
+ * with the same request then answers the first result without a second
+ * effect; with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is
+ * running 409 REQUEST_IN_PROGRESS.
+ *
+ * Successes and 4xx errors are kept, except 409 and 429 (conditions that may
+ * clear, so a retry must run again). A 5xx or an unknown failure deletes the
+ * claim. A claim whose lease lapsed (its process died) is taken over by one
+ * conditional UPDATE, so only one retry wins it. The lease end we wrote is
+ * the claim's fence: storing or releasing touches the row only while it is
+ * still ours.
+ *
+ * The claim and the work are separate commits: a process that dies after the
+ * work committed but before the result was stored leaves a claim that lapses,
+ * and a retry after that runs the work again (the use case's own uniqueness,
+ * e.g. a taken phone, then answers).
+ *
+ * Time comes from the injected clock and reaches SQL as a parameter.
+ */
+export class Idempotency {
+  private readonly hashKey: Buffer | undefined;
+
+  constructor(private readonly d: IdempotencyDeps) {
+    this.hashKey = d.hashSecret
+      ? createHmac("sha256", d.hashSecret).update("halo-gateway:idempotency-request").digest()
+      : undefined;
+  }
+
+  /**
+   * Runs `fn` at most once per (scope, key) and request. The value must be
+   * JSON data: the first call returns it as a replay would (through JSON), so
+   * a caller never depends on something a replay loses.
+   */
+  async run<T>(opts: IdempotentCall, fn: () => Promise<T>): Promise<T> {
+    if (opts.key === undefined) return fn();
+    const { scope, key } = opts;
+    const claim = await this.claim(scope, key, this.requestHash(opts.body));
+    if (claim.kind === "done") return replay<T>(claim.row);
+
+    let value: T;
+    try {
+      value = await fn();
+    } catch (err) {
+      if (err instanceof AppError && isKept(err.status)) {
+        const error = { code: err.code, message: err.message, details: err.details };
+        await this.store(scope, key, claim.fence, err.status, { error });
+      } else {
+        await this.release(scope, key, claim.fence);
+      }
+      throw err;
+    }
+    const plain = asJson(value);
+    await this.store(scope, key, claim.fence, null, plain === undefined ? {} : { value: plain });
+    return plain;
+  }
+
+  /** What `request_hash` holds for a request (tests seed claims with it). */
+  requestHash(body: unknown): string {
+    return canonicalHash(body, this.hashKey);
+  }
+
+  private async claim(scope: string, key: string, hash: string): Promise<Claim> {
+    for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
+      const now = this.d.now();
+      const fence = new Date(now.getTime() + IDEMPOTENCY_LEASE_SECONDS * 1000);
+      const inserted = await this.d.pool.query(
+        `INSERT INTO idempotency_keys (scope, key, request_hash, state, claimed_until, created_at)
+         VALUES ($1, $2, $3, 'in_flight', $4, $5) ON CONFLICT (scope, key) DO NOTHING`,
+        [scope, key, hash, fence, now],
+      );
+      if (inserted.rowCount === 1) return { kind: "claimed", fence };
+
+      const { rows } = await this.d.pool.query<KeyRow>(
+        `SELECT request_hash, state, response_status, response_body, claimed_until, created_at
+         FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+        [scope, key],
+      );
+      const row = rows[0];
+      if (!row) continue; // released between the INSERT and the SELECT: try to insert again
+
+      const staleBefore = new Date(now.getTime() - IDEMPOTENCY_TTL_HOURS * 3_600_000);
+      const lapsed = row.state === "in_flight" && row.claimed_until.getTime() <= now.getTime();
+      if (row.created_at.getTime() <= staleBefore.getTime() && (row.state === "done" || lapsed)) {
+        // Past 24 h the key is free again: the row is replaced, by one taker only.
+        const taken = await this.d.pool.query(
+          `UPDATE idempotency_keys
+           SET request_hash = $3, state = 'in_flight', response_status = NULL, response_body = NULL,
+               claimed_until = $4, created_at = $5
+           WHERE scope = $1 AND key = $2 AND created_at <= $6
+             AND (state = 'done' OR claimed_until <= $5)`,
+          [scope, key, hash, fence, now, staleBefore],
+        );
+        if (taken.rowCount === 1) return { kind: "claimed", fence };
+        continue;
+      }
+      if (row.request_hash !== hash) throw keyReused();
+      if (row.state === "done") return { kind: "done", row };
+      if (!lapsed) throw inProgress();
+
+      // The claimant died (or overran its lease): one retry takes the key over.
+      const taken = await this.d.pool.query(
+        `UPDATE idempotency_keys SET claimed_until = $3
+         WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND claimed_until <= $4`,
+        [scope, key, fence, now],
+      );
+      if (taken.rowCount === 1) {
+        this.d.log.warn({ scope, key }, "idempotency claim lapsed; taken over");
+        return { kind: "claimed", fence };
+      }
+    }
+    throw inProgress();
+  }
+
+  /**
+   * Keeps the first result. A failure here is logged, not thrown: the work is
+   * done and its caller gets the answer; the claim then lapses like a crash.
+   */
+  private async store(
+    scope: string,
+    key: string,
+    fence: Date,
+    status: number | null,
+    outcome: Outcome,
+  ): Promise<void> {
+    try {
+      const r = await this.d.pool.query(
+        `UPDATE idempotency_keys SET state = 'done', response_status = $4, response_body = $5
+         WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND claimed_until = $3`,
+        [scope, key, fence, status, JSON.stringify(outcome)],
+      );
+      if (r.rowCount !== 1)
+        this.d.log.warn({ scope, key }, "idempotency claim lost before its result was kept");
+    } catch (err) {
+      this.d.log.warn({ scope, key, err: (err as Error).message }, "idempotency result not kept");
+    }
+  }
+
+  /** Frees the key for a retry (a failure that may clear). If this fails the claim simply lapses. */
+  private async release(scope: string, key: string, fence: Date): Promise<void> {
+    try {
+      await this.d.pool.query(
+        `DELETE FROM idempotency_keys
+         WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND claimed_until = $3`,
+        [scope, key, fence],
+      );
+    } catch (err) {
+      this.d.log.warn({ scope, key, err: (err as Error).message }, "idempotency claim not released");
+    }
+  }
+}
+
+/** 2xx and 4xx results are kept; 409 and 429 are not, as the conflict or the limit may clear. */
+const isKept = (status: number): boolean => status >= 400 && status < 500 && status !== 409 && status !== 429;
+
+function replay<T>(row: KeyRow): T {
+  const outcome = row.response_body ?? {};
+  if ("error" in outcome) {
+    const e = outcome.error;
+    throw new AppError(e.code, row.response_status ?? 400, e.message, e.details ?? {});
+  }
+  return outcome.value as T;
+}
+
+function asJson<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+const keyReused = (): AppError =>
+  new AppError(
+    "IDEMPOTENCY_KEY_REUSED",
+    422,
+    "This Idempotency-Key was already used with a different request",
+  );
+
+const inProgress = (): AppError =>
+  new AppError("REQUEST_IN_PROGRESS", 409, "A request with this Idempotency-Key is still in progress");

@@ -1,0 +1,307 @@
+import type { AppConfigStore } from "../app-config/app-config-store.js";
+import type { Clock } from "../clock.js";
+import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
+import { AppError, notFound } from "../errors.js";
+import type { Notifier } from "../events/notifier.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import type { ValkeyClient } from "../valkey/client.js";
+import type { Keys } from "../valkey/keys.js";
+import type { AcceptRace } from "./accept-race.js";
+import type { AvailablePicker } from "./available-picker.js";
+import { DeadlineTimers } from "./deadline-timers.js";
+import type { PairingView, RequestRow } from "./pairing-store.js";
+import * as store from "./pairing-store.js";
+
+/** The part of a new session pairing reads. */
+export interface OpenedSession {
+  id: string;
+  mitraId: string;
+}
+
+/** What pairing needs of the session side: create the session inside the accept, then start its life. */
+export interface SessionPort {
+  createPending(
+    tx: PoolClient,
+    p: { customerId: string; mitraId: string; pairingRequestId: string; now: Date },
+  ): Promise<OpenedSession>;
+  opened(session: OpenedSession): Promise<void>;
+}
+
+export interface PairingDeps {
+  pool: Pool;
+  valkey: ValkeyClient | null;
+  keys: Keys;
+  log: Logger;
+  metrics: Metrics;
+  now: Clock;
+  appConfig: AppConfigStore;
+  notifier: Notifier;
+  picker: AvailablePicker;
+  race: AcceptRace;
+  sessions: SessionPort;
+}
+
+/** While no new mitra turns up, how often a searching request looks again (capped by the offer TTL). */
+const EMPTY_BATCH_RETRY_MS = 5000;
+
+const taken = (): AppError => new AppError("PAIRING_TAKEN", 409, "Another mitra took this request");
+
+/**
+ * Pairing (contract §5): a customer's request is offered to batches of
+ * available mitras; the first accept wins, exactly once across processes.
+ *
+ * Postgres holds each request's state, batch number and next deadline, so
+ * any process can carry a request on: the one that started it keeps an
+ * in-process timer, and the pairing sweep advances requests whose deadline
+ * passed with nobody acting (their process died). Every step is a
+ * conditional write on the state (and batch) it saw, so two actors never
+ * apply one step twice.
+ */
+export class Pairing {
+  private readonly timers: DeadlineTimers;
+
+  constructor(private readonly d: PairingDeps) {
+    this.timers = new DeadlineTimers((id) => this.advance(id), d.log);
+  }
+
+  /** pairing.request: a new request (or the first one made with this idempotency key), then its first batch. */
+  async request(customerId: string, idempotencyKey?: string): Promise<{ requestId: string }> {
+    const started = process.hrtime.bigint();
+    const now = this.d.now();
+    const t = await this.d.appConfig.get();
+    const created = await withTransaction(this.d.pool, async (tx) => {
+      // One request at a time per customer: serialise this customer's requests.
+      await tx.query("SELECT pg_advisory_xact_lock(7401, hashtext($1))", [customerId]);
+      if (idempotencyKey) {
+        const existing = await store.requestByKey(tx, customerId, idempotencyKey, now);
+        if (existing) return { id: existing, fresh: false };
+      }
+      if (await store.hasOpenSession(tx, customerId))
+        throw new AppError("SESSION_OPEN", 409, "You already have an open session");
+      try {
+        const row = await store.insertRequest(tx, {
+          customerId,
+          now,
+          deadlineAt: new Date(now.getTime() + t.pairing_max_wait_seconds * 1000),
+          idempotencyKey: idempotencyKey ?? null,
+        });
+        return { id: row.id, fresh: true };
+      } catch (err) {
+        if ((err as { code?: string }).code === "23505")
+          throw new AppError("PAIRING_IN_PROGRESS", 409, "A pairing request is already in progress");
+        throw err;
+      }
+    });
+    if (created.fresh) {
+      await this.dispatch(created.id, 0, true);
+      this.d.metrics.pairingSteps.observe(
+        { step: "request_to_offer" },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    }
+    return { requestId: created.id };
+  }
+
+  /** A rerouted customer is paired again at once, without asking (contract §5). */
+  async repair(customerId: string): Promise<void> {
+    try {
+      await this.request(customerId);
+    } catch (err) {
+      this.d.log.warn(
+        { err: (err as Error).message, customerId },
+        "could not pair a rerouted customer again",
+      );
+    }
+  }
+
+  async status(customerId: string, requestId: string): Promise<PairingView> {
+    const row = await store.loadRequest(this.d.pool, requestId);
+    if (!row || row.customer_id !== customerId) throw notFound("No such pairing request");
+    return store.pairingView(row);
+  }
+
+  /** pairing.accept: the first accept wins; later ones get PAIRING_TAKEN, a full mitra AT_CAPACITY. */
+  async accept(mitraId: string, requestId: string): Promise<{ sessionId: string }> {
+    const started = process.hrtime.bigint();
+    const now = this.d.now();
+    const req = await store.loadRequest(this.d.pool, requestId);
+    const offer = req ? await store.loadOffer(this.d.pool, requestId, mitraId) : null;
+    if (!req || !offer) throw notFound("No such offer");
+    if (req.status === "matched" && req.matched_mitra_id === mitraId && req.session_id)
+      return { sessionId: req.session_id }; // a retry of the accept that won
+    if (req.status !== "searching" || offer.outcome !== null || offer.expires_at <= now) throw taken();
+
+    // The race is settled in Valkey first (one Lua call), so losers never reach Postgres;
+    // the conditional write below confirms it (and alone decides while Valkey is down).
+    if (!(await this.d.race.claim(requestId, mitraId))) throw taken();
+    let outcome: { session: OpenedSession; losers: string[]; customerId: string };
+    try {
+      outcome = await withTransaction(this.d.pool, async (tx) => {
+        const m = await tx.query<{ max: number; open: number }>(
+          `SELECT m.max_concurrent_sessions AS max,
+                  (SELECT count(*)::int FROM chat_sessions s
+                   WHERE s.mitra_id = m.id AND s.status IN ('active', 'pending_payment')) AS open
+           FROM mitras m WHERE m.id = $1 FOR UPDATE`,
+          [mitraId],
+        );
+        const cap = m.rows[0];
+        if (!cap) throw notFound("No such mitra");
+        if (cap.open >= cap.max) throw new AppError("AT_CAPACITY", 409, "You are at capacity");
+        const matched = await store.markMatched(tx, requestId, mitraId, now);
+        if (!matched) throw taken();
+        const session = await this.d.sessions.createPending(tx, {
+          customerId: matched.customer_id,
+          mitraId,
+          pairingRequestId: requestId,
+          now,
+        });
+        await tx.query("UPDATE pairing_requests SET session_id = $2 WHERE id = $1", [requestId, session.id]);
+        await store.setOfferOutcome(tx, requestId, mitraId, "accepted");
+        const losers = await store.closeOpenOffers(tx, requestId, "taken");
+        return { session, losers, customerId: matched.customer_id };
+      });
+    } catch (err) {
+      // The request goes on: another mitra may still win it.
+      await this.d.race.release(requestId, mitraId);
+      throw err;
+    }
+    this.timers.clear(requestId);
+    await this.d.sessions.opened(outcome.session);
+    const mitraName = await store.displayNameOf(this.d.pool, "mitras", mitraId);
+    const matchedFrame = {
+      type: "pairing.matched",
+      requestId,
+      sessionId: outcome.session.id,
+      mitra: { id: mitraId, displayName: mitraName },
+    };
+    await Promise.all([
+      this.d.notifier.toUser("customer", outcome.customerId, matchedFrame),
+      this.d.notifier.toUser("mitra", mitraId, matchedFrame),
+      ...outcome.losers.map((id) =>
+        this.d.notifier.toUser("mitra", id, { type: "pairing.taken", requestId }),
+      ),
+    ]);
+    this.d.metrics.pairingLatency.observe((now.getTime() - req.created_at.getTime()) / 1000);
+    this.d.metrics.pairingSteps.observe(
+      { step: "accept_to_match" },
+      Number(process.hrtime.bigint() - started) / 1e9,
+    );
+    return { sessionId: outcome.session.id };
+  }
+
+  /** pairing.decline: this mitra is never offered the request again; a batch all declined moves on at once. */
+  async decline(mitraId: string, requestId: string): Promise<Record<string, never>> {
+    const offer = await store.loadOffer(this.d.pool, requestId, mitraId);
+    if (!offer) throw notFound("No such offer");
+    if (!(await store.setOfferOutcome(this.d.pool, requestId, mitraId, "declined"))) return {};
+    const req = await store.loadRequest(this.d.pool, requestId);
+    if (req?.status === "searching" && (await store.openOfferCount(this.d.pool, requestId)) === 0)
+      await this.dispatch(requestId, req.batch, false);
+    return {};
+  }
+
+  /** pairing.cancel: `pairing.failed CANCELLED` to the customer, `pairing.taken` to every mitra holding an offer. */
+  async cancel(customerId: string, requestId: string): Promise<Record<string, never>> {
+    const now = this.d.now();
+    const result = await withTransaction(this.d.pool, async (tx) => {
+      const req = await store.loadRequest(tx, requestId, true);
+      if (!req || req.customer_id !== customerId) throw notFound("No such pairing request");
+      if (req.status === "matched")
+        throw new AppError("SESSION_OPEN", 409, "This request already has a session");
+      if (!(await store.endRequest(tx, requestId, "cancelled", "CANCELLED", now))) return null;
+      return store.closeOpenOffers(tx, requestId, "taken");
+    });
+    if (result) await this.announceEnd(requestId, customerId, "CANCELLED", result);
+    return {};
+  }
+
+  /** A due batch or wait (timer or sweep): lapse the batch and offer the next, or fail with TIMEOUT. */
+  async advance(requestId: string): Promise<void> {
+    const req = await store.loadRequest(this.d.pool, requestId);
+    if (!req || req.status !== "searching") return this.timers.clear(requestId);
+    const now = this.d.now();
+    if (req.deadline_at <= now) return this.fail(req, "TIMEOUT");
+    if (req.next_batch_at && req.next_batch_at > now) return this.timers.set(requestId, nextDue(req));
+    await this.dispatch(requestId, req.batch, false);
+  }
+
+  /** Timers of the searching requests, restored at start (the sweep covers the rest). */
+  async restoreTimers(): Promise<void> {
+    for (const req of await store.searchingRequests(this.d.pool)) this.timers.set(req.id, nextDue(req));
+  }
+
+  stop(): void {
+    this.timers.clearAll();
+  }
+
+  /**
+   * Offers the next batch, if the request is still at `seenBatch`. The first
+   * batch finding nobody fails the request with NO_MITRA_AVAILABLE at once;
+   * a later empty batch keeps looking until the maximum wait.
+   */
+  private async dispatch(requestId: string, seenBatch: number, first: boolean): Promise<void> {
+    const now = this.d.now();
+    const t = await this.d.appConfig.get();
+    const excluded = await store.offeredMitras(this.d.pool, requestId);
+    const picked = await this.d.picker.pick(t.pairing_blast_size, excluded);
+    const req0 = await store.loadRequest(this.d.pool, requestId);
+    if (!req0 || req0.status !== "searching") return;
+    if (picked.length === 0 && first) return this.fail(req0, "NO_MITRA_AVAILABLE");
+    const ttlMs = t.pairing_offer_ttl_seconds * 1000;
+    const expiresAt = new Date(now.getTime() + ttlMs);
+    const nextAt =
+      picked.length > 0 ? expiresAt : new Date(now.getTime() + Math.min(ttlMs, EMPTY_BATCH_RETRY_MS));
+    const step = await withTransaction(this.d.pool, async (tx) => {
+      const req = await store.advanceBatch(tx, requestId, seenBatch, nextAt);
+      if (!req) return null; // another process moved it on, or it ended
+      const lapsed = await store.closeOpenOffers(tx, requestId, "lapsed");
+      await store.insertOffers(tx, requestId, picked, now, expiresAt);
+      return { req, lapsed };
+    });
+    if (!step) return;
+    this.timers.set(requestId, nextDue(step.req));
+    const customer = {
+      displayName: await store.displayNameOf(this.d.pool, "customers", step.req.customer_id),
+    };
+    await Promise.all([
+      ...step.lapsed.map((id) => this.d.notifier.toUser("mitra", id, { type: "pairing.taken", requestId })),
+      ...picked.map((id) =>
+        this.d.notifier.toUser("mitra", id, {
+          type: "pairing.offer",
+          requestId,
+          customer,
+          expiresAt: expiresAt.toISOString(),
+        }),
+      ),
+    ]);
+  }
+
+  private async fail(req: RequestRow, reason: "TIMEOUT" | "NO_MITRA_AVAILABLE"): Promise<void> {
+    const now = this.d.now();
+    const holders = await withTransaction(this.d.pool, async (tx) => {
+      if (!(await store.endRequest(tx, req.id, "failed", reason, now))) return null;
+      return store.closeOpenOffers(tx, req.id, "taken");
+    });
+    if (!holders) return;
+    this.d.metrics.pairingLatency.observe((now.getTime() - req.created_at.getTime()) / 1000);
+    await this.announceEnd(req.id, req.customer_id, reason, holders);
+  }
+
+  private async announceEnd(
+    requestId: string,
+    customerId: string,
+    reason: string,
+    holders: string[],
+  ): Promise<void> {
+    this.timers.clear(requestId);
+    await Promise.all([
+      this.d.notifier.toUser("customer", customerId, { type: "pairing.failed", requestId, reason }),
+      ...holders.map((id) => this.d.notifier.toUser("mitra", id, { type: "pairing.taken", requestId })),
+    ]);
+  }
+}
+
+/** The next moment a request needs attention: its next batch, or the end of its wait. */
+const nextDue = (r: RequestRow): Date =>
+  r.next_batch_at && r.next_batch_at < r.deadline_at ? r.next_batch_at : r.deadline_at;
