@@ -9,8 +9,13 @@ import type { GatewayDeps } from "./gateway-deps.js";
 import { Idempotency } from "./idempotency/idempotency.js";
 import type { Metrics } from "./metrics.js";
 import { buildAvailabilityModule } from "./mirror/availability-module.js";
+import { AcceptRace } from "./pairing/accept-race.js";
+import { AvailablePicker } from "./pairing/available-picker.js";
+import { Pairing } from "./pairing/pairing.js";
+import { PAIRING_SWEEP_SECONDS, PairingSweep } from "./pairing/pairing-sweep.js";
 import { Chat } from "./sessions/chat.js";
 import { OverdueSessionsSweep } from "./sessions/overdue-sessions-sweep.js";
+import { insertPendingSession } from "./sessions/session-store.js";
 import { SessionTimers } from "./sessions/session-timers.js";
 import { Sessions } from "./sessions/sessions.js";
 import { AutoOffline } from "./sweeps/auto-offline.js";
@@ -19,11 +24,6 @@ import { Reseed } from "./sweeps/reseed.js";
 import { Retention } from "./sweeps/retention.js";
 import { type Sweep, SweepScheduler } from "./sweeps/scheduler.js";
 import { createKeys, type Keys } from "./valkey/keys.js";
-import { AcceptRace } from "./pairing/accept-race.js";
-import { AvailablePicker } from "./pairing/available-picker.js";
-import { Pairing } from "./pairing/pairing.js";
-import { PAIRING_SWEEP_SECONDS, PairingSweep } from "./pairing/pairing-sweep.js";
-import { insertPendingSession } from "./sessions/session-store.js";
 import { PubSub } from "./valkey/pubsub.js";
 
 export type CoreDeps = Omit<GatewayDeps, "now"> & { metrics: Metrics; now: Clock };
@@ -135,7 +135,10 @@ export function buildServices(d: CoreDeps) {
     race: new AcceptRace(d.valkey, keys, d.log, d.metrics),
     sessions: {
       createPending: async (tx, p) =>
-        insertPendingSession(tx, { ...p, paymentTimeoutSeconds: (await appConfig.get()).payment_timeout_seconds }),
+        insertPendingSession(tx, {
+          ...p,
+          paymentTimeoutSeconds: (await appConfig.get()).payment_timeout_seconds,
+        }),
       opened: (session) => sessions.opened(session),
     },
   });

@@ -59,7 +59,10 @@ const api = (i: number, path: string): string => `${gw(i).publicUrl}${path}`;
 const pay = (p: Parties, i = 0, headers?: Record<string, string>): Promise<Reply> =>
   headers
     ? rawPost(api(i, `/api/client/sessions/${p.session.id}/payment`), p.customer.accessToken, "{}", headers)
-    : call(api(i, `/api/client/sessions/${p.session.id}/payment`), { token: p.customer.accessToken, body: {} });
+    : call(api(i, `/api/client/sessions/${p.session.id}/payment`), {
+        token: p.customer.accessToken,
+        body: {},
+      });
 const extend = (p: Parties, minutes: unknown, i = 0): Promise<Reply> =>
   call(api(i, `/api/client/sessions/${p.session.id}/extend`), {
     token: p.customer.accessToken,
@@ -89,9 +92,10 @@ async function row(id: string) {
     ended_at: Date | null;
     expires_at: Date | null;
     payment_deadline_at: Date | null;
-  }>("SELECT status, end_reason, ended_at, expires_at, payment_deadline_at FROM chat_sessions WHERE id = $1", [
-    id,
-  ]);
+  }>(
+    "SELECT status, end_reason, ended_at, expires_at, payment_deadline_at FROM chat_sessions WHERE id = $1",
+    [id],
+  );
   return rows[0];
 }
 
@@ -235,9 +239,10 @@ describe("payment", () => {
 
   it("after the payment deadline ends the session with PAYMENT_TIMEOUT instead, even before its timer", async () => {
     const p = await newSession();
-    await gw().pool.query("UPDATE chat_sessions SET payment_deadline_at = now() - interval '1 second' WHERE id = $1", [
-      p.session.id,
-    ]);
+    await gw().pool.query(
+      "UPDATE chat_sessions SET payment_deadline_at = now() - interval '1 second' WHERE id = $1",
+      [p.session.id],
+    );
     const r = await pay(p, 1);
     expect(r.status).toBe(409);
     expect(r.body.error).toMatchObject({ code: "SESSION_STATE", status: "ended" });
@@ -251,7 +256,9 @@ describe("extend", () => {
     const p = await activeSession();
     const r = await extend(p, 15, 1);
     expect(r.status).toBe(200);
-    expect(Date.parse(r.body.session.expiresAt) - Date.parse(p.session.expiresAt as string)).toBe(15 * 60_000);
+    expect(Date.parse(r.body.session.expiresAt) - Date.parse(p.session.expiresAt as string)).toBe(
+      15 * 60_000,
+    );
     expect(r.body.session.status).toBe("active");
     const max = await extend(p, 120);
     expect(max.status).toBe(200);
@@ -278,7 +285,11 @@ describe("extend", () => {
       });
       expect(r.body.error.issues[0].path).toBe("minutes");
     }
-    const missing = await rawPost(api(0, `/api/client/sessions/${p.session.id}/extend`), p.customer.accessToken, "");
+    const missing = await rawPost(
+      api(0, `/api/client/sessions/${p.session.id}/extend`),
+      p.customer.accessToken,
+      "",
+    );
     expect(missing.status).toBe(400);
   });
 
@@ -453,7 +464,10 @@ describe("reroute", () => {
     const pending = await newSession();
     const active = await activeSession();
     // The same mitra holds both: move the active one over.
-    await gw().pool.query("UPDATE chat_sessions SET mitra_id = $2 WHERE id = $1", [active.session.id, pending.mitraId]);
+    await gw().pool.query("UPDATE chat_sessions SET mitra_id = $2 WHERE id = $1", [
+      active.session.id,
+      pending.mitraId,
+    ]);
     const rerouted: [string, string][] = [];
     const hooks = services(1).sessionHooks;
     const original = hooks.onRerouted;
@@ -506,7 +520,13 @@ describe("bad input", () => {
         400,
         "VALIDATION_FAILED",
       ],
-      ["GET", `/api/client/sessions/${id}/messages?after=${randomUUID()}`, undefined, 400, "VALIDATION_FAILED"],
+      [
+        "GET",
+        `/api/client/sessions/${id}/messages?after=${randomUUID()}`,
+        undefined,
+        400,
+        "VALIDATION_FAILED",
+      ],
       ["GET", `/api/client/sessions/${id}/end`, undefined, 405, "METHOD_NOT_ALLOWED"],
     ];
     for (const [method, path, body, status, code] of cases) {
@@ -535,7 +555,11 @@ describe("bad input", () => {
     ];
     for (const frame of frames) {
       const r = await ws.request(frame);
-      expect({ frame, type: r.type, code: r.code }).toEqual({ frame, type: "error", code: "VALIDATION_FAILED" });
+      expect({ frame, type: r.type, code: r.code }).toEqual({
+        frame,
+        type: "error",
+        code: "VALIDATION_FAILED",
+      });
     }
     expect(ws.closedNow).toBeUndefined();
     expect((await row(p.session.id))?.status).toBe("active");

@@ -65,7 +65,10 @@ export class MitraMirror {
             st.heartbeatIso ?? "",
           ]),
         );
-        await this.syncAvailableIn(v, chunk.map((st) => st.mitraId));
+        await this.syncAvailableIn(
+          v,
+          chunk.map((st) => st.mitraId),
+        );
       }
     });
   }
@@ -81,7 +84,10 @@ export class MitraMirror {
     if (entries.length === 0) return Promise.resolve();
     return this.run("capacity", async (v) => {
       await v.mset(entries.flatMap((e) => [this.keys.mitraCapacity(e.mitraId), String(e.capacity)]));
-      await this.syncAvailableIn(v, entries.map((e) => e.mitraId));
+      await this.syncAvailableIn(
+        v,
+        entries.map((e) => e.mitraId),
+      );
     });
   }
 

@@ -37,22 +37,6 @@ export async function loadRequest(db: Queryable, id: string, forUpdate = false):
   return rows[0] ?? null;
 }
 
-/** The request this customer made with this idempotency key within 24 h, if any. */
-export async function requestByKey(
-  db: Queryable,
-  customerId: string,
-  key: string,
-  now: Date,
-): Promise<string | null> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM pairing_requests
-     WHERE customer_id = $1 AND idempotency_key = $2 AND created_at > $3::timestamptz - interval '24 hours'
-     ORDER BY created_at DESC LIMIT 1`,
-    [customerId, key, now],
-  );
-  return rows[0]?.id ?? null;
-}
-
 export async function hasOpenSession(db: Queryable, customerId: string): Promise<boolean> {
   const { rows } = await db.query(
     "SELECT 1 FROM chat_sessions WHERE customer_id = $1 AND status IN ('active', 'pending_payment') LIMIT 1",
@@ -64,12 +48,12 @@ export async function hasOpenSession(db: Queryable, customerId: string): Promise
 /** Inserts a searching request; the partial unique index allows one per customer (23505 otherwise). */
 export async function insertRequest(
   db: Queryable,
-  p: { customerId: string; now: Date; deadlineAt: Date; idempotencyKey: string | null },
+  p: { customerId: string; now: Date; deadlineAt: Date },
 ): Promise<RequestRow> {
   const { rows } = await db.query<RequestRow>(
-    `INSERT INTO pairing_requests (customer_id, created_at, deadline_at, next_batch_at, idempotency_key)
-     VALUES ($1, $2, $3, $2, $4) RETURNING *`,
-    [p.customerId, p.now, p.deadlineAt, p.idempotencyKey],
+    `INSERT INTO pairing_requests (customer_id, created_at, deadline_at, next_batch_at)
+     VALUES ($1, $2, $3, $2) RETURNING *`,
+    [p.customerId, p.now, p.deadlineAt],
   );
   return rows[0] as RequestRow;
 }

@@ -65,18 +65,14 @@ export class Pairing {
     this.timers = new DeadlineTimers((id) => this.advance(id), d.log);
   }
 
-  /** pairing.request: a new request (or the first one made with this idempotency key), then its first batch. */
-  async request(customerId: string, idempotencyKey?: string): Promise<{ requestId: string }> {
+  /** pairing.request: a new request, then its first batch (retries with a key go through the idempotency module). */
+  async request(customerId: string): Promise<{ requestId: string }> {
     const started = process.hrtime.bigint();
     const now = this.d.now();
     const t = await this.d.appConfig.get();
     const created = await withTransaction(this.d.pool, async (tx) => {
       // One request at a time per customer: serialise this customer's requests.
       await tx.query("SELECT pg_advisory_xact_lock(7401, hashtext($1))", [customerId]);
-      if (idempotencyKey) {
-        const existing = await store.requestByKey(tx, customerId, idempotencyKey, now);
-        if (existing) return { id: existing, fresh: false };
-      }
       if (await store.hasOpenSession(tx, customerId))
         throw new AppError("SESSION_OPEN", 409, "You already have an open session");
       try {
@@ -84,23 +80,20 @@ export class Pairing {
           customerId,
           now,
           deadlineAt: new Date(now.getTime() + t.pairing_max_wait_seconds * 1000),
-          idempotencyKey: idempotencyKey ?? null,
         });
-        return { id: row.id, fresh: true };
+        return row.id;
       } catch (err) {
         if ((err as { code?: string }).code === "23505")
           throw new AppError("PAIRING_IN_PROGRESS", 409, "A pairing request is already in progress");
         throw err;
       }
     });
-    if (created.fresh) {
-      await this.dispatch(created.id, 0, true);
-      this.d.metrics.pairingSteps.observe(
-        { step: "request_to_offer" },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-    }
-    return { requestId: created.id };
+    await this.dispatch(created, 0, true);
+    this.d.metrics.pairingSteps.observe(
+      { step: "request_to_offer" },
+      Number(process.hrtime.bigint() - started) / 1e9,
+    );
+    return { requestId: created };
   }
 
   /** A rerouted customer is paired again at once, without asking (contract §5). */
@@ -219,7 +212,7 @@ export class Pairing {
   /** A due batch or wait (timer or sweep): lapse the batch and offer the next, or fail with TIMEOUT. */
   async advance(requestId: string): Promise<void> {
     const req = await store.loadRequest(this.d.pool, requestId);
-    if (!req || req.status !== "searching") return this.timers.clear(requestId);
+    if (req?.status !== "searching") return this.timers.clear(requestId);
     const now = this.d.now();
     if (req.deadline_at <= now) return this.fail(req, "TIMEOUT");
     if (req.next_batch_at && req.next_batch_at > now) return this.timers.set(requestId, nextDue(req));
@@ -246,7 +239,7 @@ export class Pairing {
     const excluded = await store.offeredMitras(this.d.pool, requestId);
     const picked = await this.d.picker.pick(t.pairing_blast_size, excluded);
     const req0 = await store.loadRequest(this.d.pool, requestId);
-    if (!req0 || req0.status !== "searching") return;
+    if (req0?.status !== "searching") return;
     if (picked.length === 0 && first) return this.fail(req0, "NO_MITRA_AVAILABLE");
     const ttlMs = t.pairing_offer_ttl_seconds * 1000;
     const expiresAt = new Date(now.getTime() + ttlMs);

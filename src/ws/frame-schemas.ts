@@ -1,10 +1,8 @@
 import { z } from "zod";
+import { idempotencyKeySchema } from "../idempotency/idempotency.js";
 
 /** A frame's `id`: a string or number of the client's choosing, echoed back exactly. */
 export const frameId = z.union([z.string().max(128), z.number().finite()]);
-
-/** An Idempotency-Key (header) or `idempotencyKey` (frame field): contract §7. */
-export const idempotencyKey = z.string().min(1).max(200);
 
 /** Client → server frames: fields sit flat beside `type` (contract §4). */
 export const clientFrames = {
@@ -19,7 +17,7 @@ export const clientFrames = {
     .object({
       type: z.literal("pairing.request"),
       id: frameId.optional(),
-      idempotencyKey: idempotencyKey.optional(),
+      idempotencyKey: idempotencyKeySchema.optional(),
     })
     .strict(),
   "pairing.cancel": z

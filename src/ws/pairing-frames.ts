@@ -1,3 +1,4 @@
+import { idempotencyScope } from "../idempotency/idempotency.js";
 import type { Services } from "../services.js";
 import type { AckBody } from "./frame-handlers.js";
 import type { SocketData } from "./socket-data.js";
@@ -14,7 +15,11 @@ export async function handlePairingFrame(
   const f = frame as { requestId: string; idempotencyKey?: string };
   switch (type) {
     case "pairing.request":
-      return s.pairing.request(d.userId, f.idempotencyKey);
+      // Contract §7: the same key again returns the first {requestId}, while it is in flight 409.
+      return s.idempotency.run(
+        { scope: idempotencyScope(d, "pairing.request"), key: f.idempotencyKey, body: {} },
+        () => s.pairing.request(d.userId),
+      );
     case "pairing.cancel":
       return s.pairing.cancel(d.userId, f.requestId);
     case "pairing.accept":
