@@ -11,6 +11,7 @@ import {
   findSession,
   insertPendingSession,
   isDue,
+  isUuid,
   openDeadlines,
   openSessionsOf,
   rerouteSessionsOf,
@@ -119,8 +120,9 @@ export class Sessions {
    * again at once (`onRerouted`) — they pay once, for the new session.
    */
   async rerouteMitras(mitraIds: readonly string[]): Promise<SessionView[]> {
-    if (mitraIds.length === 0) return [];
-    const rows = await rerouteSessionsOf(this.d.pool, mitraIds, this.d.now());
+    const ids = mitraIds.filter(isUuid);
+    if (ids.length === 0) return [];
+    const rows = await rerouteSessionsOf(this.d.pool, ids, this.d.now());
     await this.settled(rows);
     for (const r of rows) {
       try {

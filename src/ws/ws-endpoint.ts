@@ -35,6 +35,7 @@ export interface EndpointOptions {
  */
 export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, opts: EndpointOptions): void {
   const log: Logger = s.log;
+  const upgrades = new UpgradeQueue();
   app.ws<SocketData>(opts.path, {
     maxPayloadLength: TRANSPORT_MAX_FRAME_BYTES,
     // One frame above our own hard limit: the hub checks after every send and publish, so it is us
@@ -81,7 +82,9 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
             pending: 0,
             bucket: newBucket(Date.now()),
           };
-          res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+          upgrades.push(
+            () => aborted || res.cork(() => res.upgrade(data, key, protocol, extensions, context)),
+          );
         },
         (err: unknown) => {
           if (aborted) return;
@@ -168,6 +171,33 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
       );
       opts.greet(ws);
     };
+  }
+}
+
+/**
+ * Upgrades whose token check finished, run from a macrotask with nothing else
+ * queued. The cork around an async upgrade reads freed memory once `open`
+ * returns, and uWS.js drains the microtask queue at the end of `open`: run
+ * from a promise continuation, every continuation queued behind it (other
+ * sockets' upgrades resolved by the same revocation batch, Valkey and
+ * Postgres replies) ran inside that window and could reuse the memory.
+ */
+class UpgradeQueue {
+  private queue: (() => unknown)[] = [];
+  private scheduled = false;
+
+  push(upgrade: () => unknown): void {
+    this.queue.push(upgrade);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    for (const upgrade of batch) upgrade();
   }
 }
 
