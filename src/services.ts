@@ -13,6 +13,7 @@ import { AcceptRace } from "./pairing/accept-race.js";
 import { AvailablePicker } from "./pairing/available-picker.js";
 import { Pairing } from "./pairing/pairing.js";
 import { PAIRING_SWEEP_SECONDS, PairingSweep } from "./pairing/pairing-sweep.js";
+import { retryUntilDone } from "./retry-until-done.js";
 import { Chat } from "./sessions/chat.js";
 import { OverdueSessionsSweep } from "./sessions/overdue-sessions-sweep.js";
 import { insertPendingSession } from "./sessions/session-store.js";
@@ -150,10 +151,17 @@ export function buildServices(d: CoreDeps) {
   /** Work that must finish before the listeners open (route groups add theirs, e.g. the first admin). */
   const startTasks: (() => Promise<void>)[] = [];
   const stopTasks: (() => void | Promise<void>)[] = [];
-  // Contract §3 start-up order: chat-session timers first (before the reseed and the listeners).
-  startTasks.push(async () => void (await sessions.restoreTimers()));
+  // Contract §3 start-up order: chat-session (and pairing) timers first, before the reseed and the
+  // listeners. With Postgres down at start they are retried in the background (the sweeps also cover).
+  for (const [name, restore] of [
+    ["session timers", () => sessions.restoreTimers()],
+    ["pairing timers", () => pairing.restoreTimers()],
+  ] as const) {
+    startTasks.push(async () => {
+      stopTasks.push(await retryUntilDone(name, restore, d.log));
+    });
+  }
   stopTasks.push(() => sessionTimers.stop());
-  startTasks.push(() => pairing.restoreTimers());
   stopTasks.push(() => pairing.stop());
 
   return {
