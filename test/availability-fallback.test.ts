@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type TestGateway, waitFor } from "./support/gateway.js";
+import type { TestGateway } from "./support/gateway.js";
 import { json } from "./support/http.js";
 import { openSession, seedMitra } from "./support/mitras.js";
-import { QUIET_SWEEPS, useGateways } from "./support/setup.js";
+import { QUIET_SWEEPS, startOwnValkey, stopOwnValkey, useGateways } from "./support/setup.js";
 
 const ctx = useGateways({ count: 2, ownValkey: true, env: QUIET_SWEEPS });
 const gw = (i: number): TestGateway => ctx.gateways[i] as TestGateway;
@@ -10,14 +10,8 @@ const gw = (i: number): TestGateway => ctx.gateways[i] as TestGateway;
 const svc = (g: TestGateway) => g.gateway.services.avail;
 const sorted = (ids: string[]) => [...ids].sort();
 
-async function stopValkey(): Promise<void> {
-  await ctx.valkey?.stop();
-  await waitFor(() => gw(0).health?.state === "down" && gw(1).health?.state === "down", 3000);
-}
-async function startValkey(): Promise<void> {
-  await ctx.valkey?.startAgain();
-  await waitFor(() => gw(0).health?.state === "up" && gw(1).health?.state === "up", 5000);
-}
+const stopValkey = (): Promise<void> => stopOwnValkey(ctx);
+const startValkey = (): Promise<void> => startOwnValkey(ctx);
 
 describe("availability reads", () => {
   it("give the same answer from Postgres while Valkey is down, as of the last heartbeat mirror", async () => {

@@ -3,7 +3,7 @@ import { anonymousCustomer } from "./support/auth.js";
 import { spawnGateway, TEST_JWT_SECRET, type TestGateway, waitFor } from "./support/gateway.js";
 import { everyoneOffline, onlineMitra, type Party, setTunables, socketCustomer } from "./support/pairing.js";
 import { call } from "./support/people.js";
-import { QUIET_SWEEPS, useGateways } from "./support/setup.js";
+import { QUIET_SWEEPS, startOwnValkey, stopOwnValkey, useGateways } from "./support/setup.js";
 import { WsClient, wsUrl } from "./support/ws-client.js";
 
 const ctx = useGateways({
@@ -26,14 +26,8 @@ afterEach(async () => {
   await Promise.all(parties.splice(0).map((p) => p.ws.close()));
 });
 
-async function stopValkey(): Promise<void> {
-  await ctx.valkey?.stop();
-  await waitFor(() => gw(0).health?.state === "down" && gw(1).health?.state === "down", 3000);
-}
-async function startValkey(): Promise<void> {
-  await ctx.valkey?.startAgain();
-  await waitFor(() => gw(0).health?.state === "up" && gw(1).health?.state === "up", 5000);
-}
+const stopValkey = (): Promise<void> => stopOwnValkey(ctx);
+const startValkey = (): Promise<void> => startOwnValkey(ctx);
 
 describe("pairing when parts fail", () => {
   it("a request whose process was killed with SIGKILL is carried on by another process to a match", async () => {

@@ -47,8 +47,7 @@ export class MitraMirror {
     const k = this.keys;
     return this.run("status", async (v) => {
       // One script call per chunk, not per mitra: the auto-offline sweep stamps thousands at once.
-      for (let i = 0; i < states.length; i += STATUS_CHUNK) {
-        const chunk = states.slice(i, i + STATUS_CHUNK);
+      for (const chunk of chunksOf(states)) {
         await runScript(
           v,
           APPLY_STATUS,
@@ -99,8 +98,7 @@ export class MitraMirror {
    */
   async syncAvailableIn(v: ValkeyClient, mitraIds: readonly string[], target?: string): Promise<void> {
     const k = this.keys;
-    for (let i = 0; i < mitraIds.length; i += STATUS_CHUNK) {
-      const chunk = mitraIds.slice(i, i + STATUS_CHUNK);
+    for (const chunk of chunksOf(mitraIds)) {
       await runScript(
         v,
         SYNC_AVAILABLE,
@@ -128,4 +126,9 @@ export class MitraMirror {
       );
     }
   }
+}
+
+/** Slices of at most STATUS_CHUNK: one script call each, so no call blocks Valkey for long. */
+function* chunksOf<T>(items: readonly T[]): Generator<T[]> {
+  for (let i = 0; i < items.length; i += STATUS_CHUNK) yield items.slice(i, i + STATUS_CHUNK);
 }

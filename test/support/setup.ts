@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 import { TEST_VALKEY_URL } from "./env.js";
-import { startTestGateway, type TestGateway } from "./gateway.js";
+import { startTestGateway, type TestGateway, waitFor } from "./gateway.js";
 import { OwnValkey, testPrefix } from "./valkey.js";
 
 /** Sweeps hourly, so none fires during a test (tests run them by hand with scheduler.runNow). */
@@ -53,4 +53,16 @@ export function useGateways(opts: {
     await ctx.db?.drop();
   });
   return ctx;
+}
+
+/** Stops the file's own Valkey and waits until every gateway has seen it go down. */
+export async function stopOwnValkey(ctx: GatewaysContext): Promise<void> {
+  await ctx.valkey?.stop();
+  await waitFor(() => ctx.gateways.every((g) => g.health?.state === "down"), 3000);
+}
+
+/** Starts the file's own Valkey again (same port) and waits until every gateway is connected. */
+export async function startOwnValkey(ctx: GatewaysContext): Promise<void> {
+  await ctx.valkey?.startAgain();
+  await waitFor(() => ctx.gateways.every((g) => g.health?.state === "up"), 5000);
 }
