@@ -84,9 +84,14 @@ export async function startTestGateway(opts: {
 
 /** Children still running when the test process exits (a failed assertion skipped their stop) are killed. */
 const spawned = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of spawned) if (child.exitCode === null) child.kill("SIGKILL");
-});
+process.on("exit", () => killSpawned());
+
+/** Kills every gateway this test file spawned that is still running (a failed assertion skipped its stop). */
+export function killSpawned(): void {
+  for (const child of spawned)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  spawned.clear();
+}
 
 export const MAIN_JS = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 
@@ -118,6 +123,8 @@ export async function spawnGateway(
     stdio: ["ignore", "pipe", "pipe"],
     ...as,
   });
+  spawned.add(child);
+  child.once("exit", () => spawned.delete(child));
   let out = "";
   child.stdout?.on("data", (d: Buffer) => {
     out += d.toString();
@@ -143,6 +150,7 @@ export async function spawnGateway(
     });
   });
   child.removeAllListeners("exit");
+  child.once("exit", () => spawned.delete(child));
   return {
     child,
     publicUrl: `http://127.0.0.1:${listening.publicPort}`,
