@@ -102,6 +102,8 @@ export const configSchema = z
     IDENFY_API_URL: z.url().default("https://ivs.idenfy.com"),
     IDENFY_WEBHOOK_SECRET: optionalString,
     IDENFY_DEV_MODE: bool(false),
+    /** Development provider: a verification turns approved this long after it was minted. */
+    IDENFY_DEV_APPROVE_SECONDS: seconds(10),
 
     CC_PUBLIC_URL: optionalUrl,
     MAIL_PROVIDER: z.enum(["log"]).default("log"),

@@ -68,6 +68,12 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
+    verificationProviderCalls: new Counter({
+      name: "halo_verification_provider_calls_total",
+      help: "Calls to the identity-verification provider, by call",
+      labelNames: ["call"] as const,
+      registers: [registry],
+    }),
     fanoutLatency: new Histogram({
       name: "halo_fanout_latency_seconds",
       help: "From publishing an event to handing it to this process's sockets",

@@ -25,7 +25,10 @@ import { Reseed } from "./sweeps/reseed.js";
 import { Retention } from "./sweeps/retention.js";
 import { type Sweep, SweepScheduler } from "./sweeps/scheduler.js";
 import { createKeys, type Keys } from "./valkey/keys.js";
+import { OwnedLocks } from "./valkey/owned-lock.js";
 import { PubSub } from "./valkey/pubsub.js";
+import { createVerificationProvider } from "./verification/create-provider.js";
+import { Verifications } from "./verification/verifications.js";
 
 export type CoreDeps = Omit<GatewayDeps, "now"> & { metrics: Metrics; now: Clock };
 
@@ -145,6 +148,13 @@ export function buildServices(d: CoreDeps) {
   });
   // A session rerouted away from a mitra that left: the customer is paired again at once (§5).
   sessionHooks.onRerouted = (customerId) => pairing.repair(customerId);
+  const verifications = new Verifications({
+    ...d,
+    keys,
+    provider: createVerificationProvider(d.config, d.now),
+    locks: d.valkey ? new OwnedLocks(d.valkey) : null,
+    webhookSecret: d.config.IDENFY_WEBHOOK_SECRET,
+  });
   const pairingSweep = new PairingSweep(d.pool, pairing, d.now);
   sweeps.push({ name: "pairing", cadenceSeconds: PAIRING_SWEEP_SECONDS, run: () => pairingSweep.run() });
   const scheduler = new SweepScheduler(sweeps, d.log, d.metrics);
@@ -176,6 +186,7 @@ export function buildServices(d: CoreDeps) {
     notifier,
     avail,
     pairing,
+    verifications,
     idempotency,
     sessions,
     sessionHooks,

@@ -1,5 +1,6 @@
 import type { Queryable } from "../db/pool.js";
 import { AppError } from "../errors.js";
+import { isUuid } from "../ids.js";
 
 /** `control_center_users` and the plain SQL that reads and writes it. */
 
@@ -17,8 +18,6 @@ export interface OperatorRow {
 
 const COLUMNS = "id, email, password_hash, role, status, created_at";
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Emails are kept trimmed and lower-cased; the unique index is on lower(email) too. */
 export const normaliseEmail = (email: string): string => email.trim().toLowerCase();
 
@@ -32,7 +31,7 @@ export async function findOperatorByEmail(db: Queryable, email: string): Promise
 
 /** null for an unknown id, including one that is not a UUID (never a Postgres cast error). */
 export async function findOperatorById(db: Queryable, id: string): Promise<OperatorRow | null> {
-  if (!UUID_RE.test(id)) return null;
+  if (!isUuid(id)) return null;
   const { rows } = await db.query<OperatorRow>(`SELECT ${COLUMNS} FROM control_center_users WHERE id = $1`, [
     id,
   ]);
@@ -72,7 +71,7 @@ export async function setOperatorPassword(
   passwordHash: string,
   now: Date,
 ): Promise<OperatorRow | null> {
-  if (!UUID_RE.test(id)) return null;
+  if (!isUuid(id)) return null;
   const { rows } = await db.query<OperatorRow>(
     `UPDATE control_center_users
      SET password_hash = $2, password_changed_at = $3, updated_at = $3,

@@ -1,6 +1,8 @@
 import type { Clock } from "../clock.js";
+import { CREATED_AT_US, decodeCursor, encodeCursor } from "../db/keyset-cursor.js";
 import type { Pool } from "../db/pool.js";
-import { AppError, notFound, validationFailed } from "../errors.js";
+import { AppError, notFound } from "../errors.js";
+import { isUuid } from "../ids.js";
 import { iso } from "../time-format.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
@@ -34,8 +36,6 @@ export interface MitraAdminDeps {
   status: MitraStatus;
   availability: Availability;
 }
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Control-center management of mitras (contract §3): list, create, patch, status log. */
 export class MitraAdmin {
@@ -76,8 +76,7 @@ export class MitraAdmin {
     // The cursor keeps created_at to the microsecond: a JS Date would cut it to the
     // millisecond and skip rows created within the same millisecond as a page's last.
     const { rows } = await this.d.pool.query<MitraRow & { created_at_us: string }>(
-      `SELECT ${MITRA_COLUMNS},
-              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_us
+      `SELECT ${MITRA_COLUMNS}, ${CREATED_AT_US}
        FROM mitras ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
@@ -147,7 +146,7 @@ export class MitraAdmin {
   }
 
   private async row(id: string): Promise<MitraRow> {
-    if (!UUID_RE.test(id)) throw notFound("No such mitra");
+    if (!isUuid(id)) throw notFound("No such mitra");
     const { rows } = await this.d.pool.query<MitraRow>(`SELECT ${MITRA_COLUMNS} FROM mitras WHERE id = $1`, [
       id,
     ]);
@@ -211,34 +210,4 @@ export class MitraAdmin {
 /** `%text%` for LIKE, with LIKE's own wildcards in the text taken literally. */
 function contains(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-function encodeCursor(createdAtUs: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdAtUs, id])).toString("base64url");
-}
-
-/** Exactly what encodeCursor writes; anything else (another date form, year 0, month 13) is refused, not sent to Postgres. */
-const CURSOR_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$/;
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString());
-    if (Array.isArray(parsed) && parsed.length === 2) {
-      const [createdAt, id] = parsed as unknown[];
-      if (typeof createdAt === "string" && typeof id === "string" && UUID_RE.test(id) && validTime(createdAt))
-        return { createdAt, id };
-    }
-  } catch {
-    // fall through
-  }
-  throw validationFailed([{ path: "cursor", message: "Invalid cursor" }], "Invalid cursor");
-}
-
-function validTime(text: string): boolean {
-  const m = CURSOR_TIME_RE.exec(text);
-  if (!m || m[1] === "0000") return false;
-  // A real calendar time: the millisecond part must read back unchanged (no 2021-02-30 rolled over).
-  const ms = `${text.slice(0, 23)}Z`;
-  const t = Date.parse(ms);
-  return !Number.isNaN(t) && new Date(t).toISOString() === ms;
 }

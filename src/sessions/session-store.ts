@@ -1,4 +1,5 @@
 import type { Queryable } from "../db/pool.js";
+import { isUuid } from "../ids.js";
 import { iso } from "../time-format.js";
 
 export const SESSION_STATUSES = ["pending_payment", "active", "ended"] as const;
@@ -52,11 +53,6 @@ export function sessionView(r: SessionRow): SessionView {
     endedAt: iso(r.ended_at),
   };
 }
-
-const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True for the text form of a uuid; anything else never reaches a `::uuid` cast (which would fail as a 500). */
-export const isUuid = (v: string): boolean => UUID_SHAPE.test(v);
 
 /**
  * A new session waiting for payment. Called by pairing inside its accept
@@ -226,3 +222,5 @@ export async function endOverdue(db: Queryable, now: Date, limit: number): Promi
   );
   return rows;
 }
+
+export { isUuid };

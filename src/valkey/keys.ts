@@ -44,6 +44,8 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     // --- verification (owned by src/verification) ---
     verificationRecreateLock: (verificationId: string) =>
       `${prefix}verification:recreate-lock:${verificationId}`,
+    /** Held around the provider call that mints a mitra's first (or next, after a denial) verification. */
+    verificationCreateLock: (mitraId: string) => `${prefix}verification:create-lock:${mitraId}`,
 
     // --- pub/sub channels (owned by src/valkey/pubsub) ---
     channel: {

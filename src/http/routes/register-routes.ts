@@ -11,6 +11,7 @@ import { registerPairingRoutes } from "./pairing-routes.js";
 import { registerSessionRoutes } from "./session-routes.js";
 import { registerSharedAuthRoutes } from "./shared-auth-routes.js";
 import { registerTestRoutes } from "./test-routes.js";
+import { registerVerificationRoutes } from "./verification-routes.js";
 
 /** Every feature route group, on the listener the contract puts it on. */
 export function registerRoutes(publicRouter: Router, internalRouter: Router, s: Services): void {
@@ -22,6 +23,7 @@ export function registerRoutes(publicRouter: Router, internalRouter: Router, s: 
   registerMitraStatusRoutes(publicRouter, s);
   registerAvailabilityRoutes(publicRouter, s);
   registerPairingRoutes(publicRouter, s);
+  registerVerificationRoutes(publicRouter, internalRouter, s);
   registerSessionRoutes(publicRouter, s);
   registerCcMitraRoutes(internalRouter, s);
   registerCcConfigRoutes(internalRouter, s);
