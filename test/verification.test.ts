@@ -239,7 +239,7 @@ describe("webhooks", () => {
     for (const w of [bad, missing, wrongKey]) {
       const r = await postWebhook(w);
       expect(r.status).toBe(401);
-      expect((await r.json()).error.code).toBe("INVALID_SIGNATURE");
+      expect((await json(r)).error.code).toBe("INVALID_SIGNATURE");
     }
     expect((await rowOf(v.verificationId))?.status).toBe("in_progress");
     expect((await postWebhook(fake.webhook(WEBHOOK_SECRET, "no-such-scan-ref", "APPROVED"))).status).toBe(
