@@ -106,6 +106,12 @@ export const configSchema = z
     IDENFY_DEV_APPROVE_SECONDS: seconds(10),
 
     CC_PUBLIC_URL: optionalUrl,
+    /** Other origins a control center may be served from (contract §10): CORS with credentials on /internal/**. */
+    CC_ORIGINS: csv.superRefine((origins, ctx) => {
+      for (const o of origins)
+        if (!/^https?:\/\/[^/\s]+$/.test(o))
+          ctx.addIssue({ code: "custom", message: `${o} is not an origin (scheme://host[:port], no path)` });
+    }),
     MAIL_PROVIDER: z.enum(["log"]).default("log"),
   })
   .superRefine((c, ctx) => {

@@ -1,5 +1,6 @@
 import { systemClock } from "./clock.js";
 import type { GatewayDeps } from "./gateway-deps.js";
+import { ccCors } from "./http/cors.js";
 import { closeApp, createApp, type Listening, listen } from "./http/listen.js";
 import { registerOpsRoutes } from "./http/ops-routes.js";
 import { Router } from "./http/router.js";
@@ -52,7 +53,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const ws = buildWsLayer(services, publicApp, internalApp);
   await ws.start();
   serveRouter(publicApp, publicRouter, serveOpts, inFlight);
-  serveRouter(internalApp, internalRouter, serveOpts, inFlight);
+  serveRouter(internalApp, internalRouter, { ...serveOpts, cors: ccCors(config.CC_ORIGINS) }, inFlight);
 
   const listeners: Listening[] = [];
   try {

@@ -9,6 +9,8 @@ import type { GatewayDeps } from "./gateway-deps.js";
 import { Idempotency } from "./idempotency/idempotency.js";
 import type { Metrics } from "./metrics.js";
 import { buildAvailabilityModule } from "./mirror/availability-module.js";
+import { dashboardCounts } from "./mirror/dashboard-counts.js";
+import { DashboardHistory } from "./mirror/dashboard-history.js";
 import { AcceptRace } from "./pairing/accept-race.js";
 import { AvailablePicker } from "./pairing/available-picker.js";
 import { Pairing } from "./pairing/pairing.js";
@@ -155,6 +157,11 @@ export function buildServices(d: CoreDeps) {
     locks: d.valkey ? new OwnedLocks(d.valkey) : null,
     webhookSecret: d.config.IDENFY_WEBHOOK_SECRET,
   });
+  const dashboardHistory = new DashboardHistory(
+    () => dashboardCounts(avail.availability, d.pool),
+    d.now,
+    d.log,
+  );
   const pairingSweep = new PairingSweep(d.pool, pairing, d.now);
   sweeps.push({ name: "pairing", cadenceSeconds: PAIRING_SWEEP_SECONDS, run: () => pairingSweep.run() });
   const scheduler = new SweepScheduler(sweeps, d.log, d.metrics);
@@ -173,6 +180,8 @@ export function buildServices(d: CoreDeps) {
   }
   stopTasks.push(() => sessionTimers.stop());
   stopTasks.push(() => pairing.stop());
+  startTasks.push(async () => dashboardHistory.start());
+  stopTasks.push(() => dashboardHistory.stop());
 
   return {
     ...d,
@@ -187,6 +196,7 @@ export function buildServices(d: CoreDeps) {
     avail,
     pairing,
     verifications,
+    dashboardHistory,
     idempotency,
     sessions,
     sessionHooks,

@@ -91,3 +91,25 @@ export async function requireAdmin(db: Queryable, principal: { userId: string })
   }
   return me;
 }
+
+/** Every operator, oldest first (the control center's list; operators are few). */
+export async function listOperators(db: Queryable): Promise<OperatorRow[]> {
+  const { rows } = await db.query<OperatorRow>(
+    `SELECT ${COLUMNS} FROM control_center_users ORDER BY created_at, id`,
+  );
+  return rows;
+}
+
+export async function setOperatorRole(
+  db: Queryable,
+  id: string,
+  role: OperatorRole,
+  now: Date,
+): Promise<OperatorRow | null> {
+  if (!isUuid(id)) return null;
+  const { rows } = await db.query<OperatorRow>(
+    `UPDATE control_center_users SET role = $2, updated_at = $3 WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, role, now],
+  );
+  return rows[0] ?? null;
+}

@@ -13,10 +13,12 @@ import {
   findOperatorByEmail,
   findOperatorById,
   insertOperator,
+  listOperators,
   type OperatorRole,
   type OperatorRow,
   requireAdmin,
   setOperatorPassword,
+  setOperatorRole,
 } from "./operator-store.js";
 import { assertPasswordPolicy, invalidCredentials } from "./password-errors.js";
 import type { PasswordHasher } from "./password-hasher.js";
@@ -143,6 +145,25 @@ export class Operators {
     if (!(await findOperatorById(this.d.pool, targetId))) throw notFound("No such operator");
     assertPasswordPolicy(newPassword, "newPassword");
     await this.setPassword(targetId, await this.d.hasher.hash(newPassword));
+  }
+
+  /** Admin only: every operator account. */
+  async list(principal: Principal): Promise<{ items: UserView[] }> {
+    await this.requireAdmin(principal);
+    return { items: (await listOperators(this.d.pool)).map(operatorView) };
+  }
+
+  /**
+   * Admin only: another operator's role. An admin cannot demote themself, so
+   * the control center never loses its last admin by accident.
+   */
+  async setRole(principal: Principal, targetId: string, role: OperatorRole): Promise<UserView> {
+    await this.requireAdmin(principal);
+    if (targetId === principal.userId && role !== "admin")
+      throw new AppError("FORBIDDEN", 403, "An admin cannot remove their own admin role");
+    const row = await setOperatorRole(this.d.pool, targetId, role, this.d.now());
+    if (!row) throw notFound("No such operator");
+    return operatorView(row);
   }
 
   requireAdmin(principal: Principal): Promise<OperatorRow> {

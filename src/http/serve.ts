@@ -2,6 +2,7 @@ import type { TemplatedApp, HttpRequest as UwsRequest, HttpResponse as UwsRespon
 import { randomUUID } from "node:crypto";
 import { AppError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { type CorsPolicy, corsHeaders, PREFLIGHT_HEADERS } from "./cors.js";
 import { errorResponse } from "./error-response.js";
 import type { Router } from "./router.js";
 import type { HttpRequest, HttpResponse } from "./types.js";
@@ -35,6 +36,8 @@ export interface ServeOptions {
   trustProxy: boolean;
   /** Observes every finished request (metrics). */
   onFinished?: (method: string, status: number, seconds: number) => void;
+  /** CORS for listed origins (the internal listener, contract §10). */
+  cors?: CorsPolicy;
 }
 
 /** Counts requests in flight so shutdown can wait for them (contract §8). */
@@ -102,8 +105,10 @@ export function serveRouter(
     const ip = opts.trustProxy ? (headers["x-forwarded-for"]?.split(",")[0]?.trim() ?? socketIp) : socketIp;
     const requestId = validRequestId(headers["x-request-id"]) ?? randomUUID();
 
-    const finish = (response: HttpResponse, closeConnection = false): void => {
+    const cors = corsHeaders(opts.cors, headers.origin, path);
+    const finish = (answer: HttpResponse, closeConnection = false): void => {
       if (state.done) return;
+      const response = cors ? { ...answer, headers: { ...answer.headers, ...cors } } : answer;
       state.done = true;
       inFlight.leave();
       res.cork(() => writeResponse(res, response, requestId, method === "HEAD", closeConnection));
@@ -111,6 +116,9 @@ export function serveRouter(
     };
 
     const fail = (err: unknown): void => finish(errorResponse(err, opts.log, requestId));
+
+    if (method === "OPTIONS" && cors && headers["access-control-request-method"])
+      return finish({ status: 204, headers: PREFLIGHT_HEADERS });
 
     const match = router.match(method, path);
     if (match.kind === "not-found") {

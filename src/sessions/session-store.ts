@@ -1,3 +1,4 @@
+import { CREATED_AT_US, decodeCursor, encodeCursor } from "../db/keyset-cursor.js";
 import type { Queryable } from "../db/pool.js";
 import { isUuid } from "../ids.js";
 import { iso } from "../time-format.js";
@@ -224,3 +225,34 @@ export async function endOverdue(db: Queryable, now: Date, limit: number): Promi
 }
 
 export { isUuid };
+
+/** Operators' view of the open sessions (control center), newest first, keyset-paged. */
+export async function listOpenSessions(
+  db: Queryable,
+  q: { status?: "pending_payment" | "active" | undefined; cursor?: string | undefined; limit: number },
+  now: Date,
+): Promise<{ items: (SessionView & { ageSeconds: number })[]; nextCursor: string | null }> {
+  const params: unknown[] = [q.status ? [q.status] : ["pending_payment", "active"]];
+  let after = "";
+  if (q.cursor) {
+    const c = decodeCursor(q.cursor);
+    params.push(c.createdAt, c.id);
+    after = "AND (created_at, id) < ($2::timestamptz, $3::uuid)";
+  }
+  params.push(q.limit + 1);
+  const { rows } = await db.query<SessionRow & { created_at_us: string }>(
+    `SELECT ${COLUMNS}, ${CREATED_AT_US} FROM chat_sessions
+     WHERE status = ANY($1::text[]) ${after}
+     ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => ({
+      ...sessionView(r),
+      ageSeconds: Math.max(0, Math.floor((now.getTime() - r.created_at.getTime()) / 1000)),
+    })),
+    nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at_us, last.id) : null,
+  };
+}

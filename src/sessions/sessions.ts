@@ -12,6 +12,7 @@ import {
   insertPendingSession,
   isDue,
   isUuid,
+  listOpenSessions,
   openDeadlines,
   openSessionsOf,
   rerouteSessionsOf,
@@ -65,6 +66,11 @@ export class Sessions {
   }
 
   /** The caller's open sessions (pending_payment or active), newest first. */
+  /** Operators: the open sessions with their state and age (the control center's list). */
+  listForOperators(q: Parameters<typeof listOpenSessions>[1]): ReturnType<typeof listOpenSessions> {
+    return listOpenSessions(this.d.pool, q, this.d.now());
+  }
+
   async listOpen(caller: Caller): Promise<SessionView[]> {
     if (caller.userType !== "customer" && caller.userType !== "mitra") return [];
     const rows = await openSessionsOf(this.d.pool, caller.userType, caller.userId);

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from "uWebSockets.js";
 import type { UserType } from "../auth/user-types.js";
 import { AppError } from "../errors.js";
+import { isSameOrigin } from "../http/cors.js";
 import { errorResponse } from "../http/error-response.js";
 import { writeResponse } from "../http/serve.js";
 import type { Logger } from "../log.js";
@@ -25,6 +26,8 @@ export interface EndpointOptions {
   allowed: readonly UserType[];
   /** Frames sent right after hello (the current availability, or dashboard counts). */
   greet: (ws: Ws) => void;
+  /** Origins allowed besides the listener's own; an upgrade from any other present Origin is refused 403. */
+  allowedOrigins?: ReadonlySet<string>;
 }
 
 /**
@@ -52,6 +55,20 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
       if (!hasUpgradeToken(req.getHeader("connection"))) {
         const r = errorResponse(
           new AppError("BAD_UPGRADE", 400, "A WebSocket upgrade needs `Connection: Upgrade`"),
+          log,
+          "ws-upgrade",
+        );
+        return writeResponse(res, r, "ws-upgrade", false, true);
+      }
+      const origin = req.getHeader("origin");
+      if (
+        opts.allowedOrigins &&
+        origin &&
+        !opts.allowedOrigins.has(origin) &&
+        !isSameOrigin(origin, req.getHeader("host"))
+      ) {
+        const r = errorResponse(
+          new AppError("FORBIDDEN", 403, "This origin may not open this socket"),
           log,
           "ws-upgrade",
         );

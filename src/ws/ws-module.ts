@@ -24,7 +24,12 @@ export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: 
   const broadcasts = new Broadcasts(s, hub, s.log);
   const greet = (ws: Parameters<Broadcasts["greet"]>[0]) => void broadcasts.greet(ws);
   mountWsEndpoint(publicApp, s, hub, { path: "/ws", allowed: ["customer", "mitra"], greet });
-  mountWsEndpoint(internalApp, s, hub, { path: "/internal/ws", allowed: ["cc"], greet });
+  mountWsEndpoint(internalApp, s, hub, {
+    path: "/internal/ws",
+    allowed: ["cc"],
+    greet,
+    allowedOrigins: new Set(s.config.CC_ORIGINS),
+  });
   const onRevoked = (sids: string[]) => hub.revoke(sids);
   s.notifier.attach((userType, userId, frame) => fanout.send({ kind: "user", userType, userId }, frame));
 

@@ -60,6 +60,11 @@ export function registerCcMitraRoutes(router: Router, s: Services): void {
     return { status: 200, body: await admin.log(req.params.id as string) };
   });
 
+  router.get("/internal/dashboard/history", async (req) => {
+    await requirePrincipal(s.auth, req);
+    return { status: 200, body: { points: s.dashboardHistory.get() } };
+  });
+
   router.get("/internal/dashboard/counts", async (req) => {
     await requirePrincipal(s.auth, req);
     return { status: 200, body: await dashboardCounts(availability, s.pool) };

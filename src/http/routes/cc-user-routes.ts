@@ -18,6 +18,7 @@ const createBody = z
   })
   .strict();
 const ownPasswordBody = z.object({ currentPassword: passwordField, newPassword: passwordField }).strict();
+const roleBody = z.object({ role: z.enum(["admin", "operator"]) }).strict();
 const forcedPasswordBody = z.object({ newPassword: passwordField }).strict();
 
 /** /internal/control-center-users: accounts and passwords (contract §2, §9). */
@@ -31,6 +32,17 @@ export function registerCcUserRoutes(
       const body = parseBody(req, createBody);
       return { status: 201, body: await d.operators.create(principal, body) };
     });
+  });
+
+  router.get("/internal/control-center-users", async (req) => {
+    const principal = await requirePrincipal(d.auth, req);
+    return { status: 200, body: await d.operators.list(principal) };
+  });
+
+  router.patch("/internal/control-center-users/:id", async (req) => {
+    const principal = await requirePrincipal(d.auth, req);
+    const { role } = parseBody(req, roleBody);
+    return { status: 200, body: await d.operators.setRole(principal, req.params.id ?? "", role) };
   });
 
   // Static, so the router matches it before the `:id` pattern below.

@@ -4,6 +4,8 @@ import { registerAvailabilityRoutes } from "./availability-routes.js";
 import { registerCcAuthRoutes } from "./cc-auth-routes.js";
 import { registerCcConfigRoutes } from "./cc-config-routes.js";
 import { registerCcMitraRoutes } from "./cc-mitra-routes.js";
+import { registerCcSessionRoutes } from "./cc-session-routes.js";
+import { registerControlCenterRoutes } from "./control-center-routes.js";
 import { registerCustomerAuthRoutes } from "./customer-auth-routes.js";
 import { registerMitraAuthRoutes } from "./mitra-auth-routes.js";
 import { registerMitraStatusRoutes } from "./mitra-status-routes.js";
@@ -24,6 +26,8 @@ export function registerRoutes(publicRouter: Router, internalRouter: Router, s: 
   registerAvailabilityRoutes(publicRouter, s);
   registerPairingRoutes(publicRouter, s);
   registerVerificationRoutes(publicRouter, internalRouter, s);
+  registerControlCenterRoutes(internalRouter);
+  registerCcSessionRoutes(internalRouter, s);
   registerSessionRoutes(publicRouter, s);
   registerCcMitraRoutes(internalRouter, s);
   registerCcConfigRoutes(internalRouter, s);
