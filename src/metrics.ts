@@ -1,3 +1,4 @@
+import { readdir } from "node:fs/promises";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
@@ -7,6 +8,21 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client's process_open_fds lists /proc/self/fd synchronously on every scrape: at 10,000
+  // sockets that stalled the event loop 15–18 ms. The same gauge, counted off the loop, every 10 s.
+  registry.removeSingleMetric("process_open_fds");
+  const openFds = new Gauge({
+    name: "process_open_fds",
+    help: "Number of open file descriptors (counted every 10 s).",
+    registers: [registry],
+  });
+  const countFds = (): void =>
+    void readdir("/proc/self/fd").then(
+      (fds) => openFds.set(fds.length),
+      () => {}, // not Linux: the gauge stays unset
+    );
+  countFds();
+  setInterval(countFds, 10_000).unref();
   return {
     registry,
     httpRequests: new Counter({

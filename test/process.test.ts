@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import { untraversableAncestor } from "../src/db/embedded-postgres.js";
 import { anonymousCustomer } from "./support/auth.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { spawnGateway } from "./support/gateway.js";
+import { spawnGateway, waitFor } from "./support/gateway.js";
 import { json } from "./support/http.js";
 import { OwnValkey, testPrefix } from "./support/valkey.js";
 
@@ -54,6 +54,22 @@ describe("the service process", () => {
     const { code, ms } = await gw.stop("SIGTERM");
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
+  });
+
+  it("the embedded Valkey does not outlive a service killed with SIGKILL", async () => {
+    const gw = await spawnGateway({
+      DATABASE_URL: db.url,
+      AUTH_JWT_SECRET: SECRET,
+      PATH: process.env.PATH ?? "",
+    });
+    const out = gw.output();
+    expect(out).toContain("embedded valkey started");
+    const valkeyPort = Number(/"port":(\d+),"binary"/.exec(out)?.[1]);
+    expect(valkeyPort).toBeGreaterThan(0);
+    expect(await portRefuses(valkeyPort)).toBe(false);
+    await gw.stop("SIGKILL");
+    // The watchdog looks once a second.
+    await waitFor(() => portRefuses(valkeyPort), 5000, 100);
   });
 
   it("two processes starting at once against one empty database both come up", async () => {

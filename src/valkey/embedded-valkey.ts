@@ -38,9 +38,18 @@ export async function startEmbeddedValkey(
   fixedPort?: number,
 ): Promise<EmbeddedValkey> {
   const port = fixedPort ?? (await freePort());
+  // redis-server cannot watch its parent: a small sh watchdog runs it and stops it when this
+  // process is gone, even after a SIGKILL that skipped our shutdown (else it lingers holding the port).
+  const watchdog =
+    '"$0" "$@" & R=$!; trap \'kill $R 2>/dev/null; wait $R; exit 0\' TERM INT; ' +
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 $R 2>/dev/null; do sleep 1 & wait $!; done; ` +
+    "kill $R 2>/dev/null; wait $R";
   const child: ChildProcess = spawn(
-    binary,
+    "/bin/sh",
     [
+      "-c",
+      watchdog,
+      binary,
       "--port",
       String(port),
       "--bind",
