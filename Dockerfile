@@ -4,10 +4,15 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The client SDK is a workspace of the root package (npm ci needs its manifest; the build builds it).
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
+COPY packages ./packages
+# The control center's page (built into dist/web by scripts/build-web.mjs).
+COPY web ./web
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled service only ----------
@@ -15,6 +20,7 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --omit=dev --no-audit --no-fund \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist

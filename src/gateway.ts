@@ -16,6 +16,11 @@ export interface Gateway {
   metrics: Metrics;
   services: Services;
   ws: WsLayer;
+  /** The HTTP routes each listener serves (method and pattern), read-only. */
+  routes(): {
+    public: { method: string; pattern: string }[];
+    internal: { method: string; pattern: string }[];
+  };
   /** Graceful stop (contract §8): stop accepting, drain, flush. Does not close the adapters. */
   close(): Promise<void>;
 }
@@ -78,6 +83,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics,
     services,
     ws,
+    routes: () => ({ public: publicRouter.routes(), internal: internalRouter.routes() }),
     close: () => {
       closing ??= (async () => {
         for (const l of listeners) l.close();

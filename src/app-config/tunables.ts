@@ -1,28 +1,13 @@
-import { z } from "zod";
+import type { z } from "zod";
+import { tunablesSchema } from "../protocol/index.js";
 
 /**
  * Run-time tunables kept in the `app_config` table (contract §0). Defaults are
  * seeded by the first migration; the same values stand here in case a row is
- * missing. Each key is validated on write (PATCH /internal/config).
+ * missing. Each key is validated on write (PATCH /internal/config) with the
+ * protocol's schema, which the API documents show.
  */
-const int = (min: number, max: number) => z.number().int().min(min).max(max);
-
-export const tunablesSchema = z.object({
-  otp_ttl_seconds: int(30, 3600),
-  otp_max_attempts: int(1, 20),
-  otp_resend_cooldown_seconds: int(0, 3600),
-  otp_max_per_phone_per_hour: int(1, 1000),
-  otp_max_per_ip_per_hour: int(1, 100000),
-  cc_max_failed_logins: int(1, 100),
-  cc_lockout_seconds: int(1, 86400),
-  cc_invite_ttl_hours: int(1, 720),
-  cc_reset_ttl_minutes: int(1, 1440),
-  pairing_blast_size: int(1, 50),
-  pairing_offer_ttl_seconds: int(5, 600),
-  pairing_max_wait_seconds: int(5, 3600),
-  session_minutes: int(1, 1440),
-  payment_timeout_seconds: int(10, 86400),
-});
+export { tunablesSchema };
 
 export type Tunables = z.infer<typeof tunablesSchema>;
 export type TunableKey = keyof Tunables;

@@ -1,5 +1,4 @@
 import { randomInt } from "node:crypto";
-import { z } from "zod";
 import type { Tunables } from "../app-config/tunables.js";
 import { type Clock, secondsUntil } from "../clock.js";
 import { type Pool, type PoolClient, type Queryable, withTransaction } from "../db/pool.js";
@@ -8,12 +7,6 @@ import { blockError, requestBlock } from "./otp-limits.js";
 import type { OtpFlow, OtpProvider } from "./otp-provider.js";
 import { normalisePhone } from "./phone.js";
 import type { TokenCrypto } from "./token-crypto.js";
-
-/** Bodies of …/otp/request and …/otp/verify (both flows). A `phone` that is no string fails here. */
-export const otpRequestInput = z.object({ phone: z.string() }).strict();
-export const otpVerifyInput = z
-  .object({ requestId: z.uuid(), code: z.string().regex(/^[0-9]{6}$/, "must be 6 digits") })
-  .strict();
 
 export interface OtpIssued {
   requestId: string;

@@ -1,4 +1,6 @@
-export const USER_TYPES = ["customer", "mitra", "cc"] as const;
+import { USER_TYPES } from "../protocol/common.js";
+
+export { USER_TYPES };
 export type UserType = (typeof USER_TYPES)[number];
 
 /** Who a verified access token speaks for. */

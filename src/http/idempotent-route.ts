@@ -1,7 +1,8 @@
 import { z } from "zod";
 import type { Principal } from "../auth/user-types.js";
 import { issuesFromZod, validationFailed } from "../errors.js";
-import { type Idempotency, idempotencyKeySchema, idempotencyScope } from "../idempotency/idempotency.js";
+import { type Idempotency, idempotencyScope } from "../idempotency/idempotency.js";
+import { idempotencyKeySchema } from "../protocol/index.js";
 import { parseBody } from "./json-body.js";
 import type { HttpRequest, HttpResponse } from "./types.js";
 

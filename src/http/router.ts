@@ -56,6 +56,16 @@ export class Router {
     return this.add("DELETE", pattern, h);
   }
 
+  /** Every registered method and pattern (read-only; the API documents' completeness test compares them). */
+  routes(): { method: string; pattern: string }[] {
+    const out: { method: string; pattern: string }[] = [];
+    for (const [pattern, byMethod] of this.statics)
+      for (const method of byMethod.keys()) out.push({ method, pattern });
+    for (const r of this.dynamics)
+      for (const method of r.handlers.keys()) out.push({ method, pattern: r.segments.join("/") });
+    return out;
+  }
+
   match(method: string, path: string): RouteMatch {
     const byMethod = this.statics.get(path);
     if (byMethod) return pick(byMethod, method, {});

@@ -1,5 +1,4 @@
 import { createHmac } from "node:crypto";
-import { z } from "zod";
 import type { Principal } from "../auth/user-types.js";
 import type { Clock } from "../clock.js";
 import type { Pool } from "../db/pool.js";
@@ -11,13 +10,6 @@ import { canonicalHash } from "./canonical-json.js";
 export const IDEMPOTENCY_LEASE_SECONDS = 30;
 /** How long a key answers with its first result; older rows count as absent and are pruned. */
 export const IDEMPOTENCY_TTL_HOURS = 24;
-
-/** An `Idempotency-Key` header or a frame's `idempotencyKey`: 1–200 printable ASCII characters. */
-export const idempotencyKeySchema = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[\x20-\x7e]+$/, "must be printable ASCII");
 
 /** The scope a key lives in: the caller and the route, so one key means one request of one user. */
 export function idempotencyScope(principal: Pick<Principal, "userType" | "userId">, route: string): string {

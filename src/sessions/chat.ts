@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import type { Pool } from "../db/pool.js";
 import { issuesFromZod, notFound, validationFailed } from "../errors.js";
 import type { Notifier } from "../events/notifier.js";
+import { MESSAGE_PAGE } from "../protocol/index.js";
 import {
   findByClientMsgId,
   insertMessage,
@@ -32,7 +33,7 @@ const text = (max: number) =>
 const sendInput = z.object({ sessionId: z.string(), clientMsgId: text(128), text: text(4000) });
 export type SendInput = z.infer<typeof sendInput>;
 
-export const MESSAGE_PAGE = { default: 50, max: 200 } as const;
+export { MESSAGE_PAGE };
 
 export interface MessagePage {
   items: MessageView[];

@@ -1,11 +1,12 @@
 import { CREATED_AT_US, decodeCursor, encodeCursor } from "../db/keyset-cursor.js";
 import type { Queryable } from "../db/pool.js";
 import { isUuid } from "../ids.js";
+import { type END_REASONS, SESSION_STATUSES } from "../protocol/index.js";
 import { iso } from "../time-format.js";
 
-export const SESSION_STATUSES = ["pending_payment", "active", "ended"] as const;
+export { SESSION_STATUSES };
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
-export type EndReason = "EXPIRED" | "PAYMENT_TIMEOUT" | "ENDED_BY_CUSTOMER" | "ENDED_BY_MITRA" | "REROUTED";
+export type EndReason = (typeof END_REASONS)[number];
 
 /** A `chat_sessions` row as this module reads it. */
 export interface SessionRow {

@@ -5,6 +5,7 @@ import type { Pool, Queryable } from "../db/pool.js";
 import { AppError, notFound, validationFailed } from "../errors.js";
 import type { Notifier } from "../events/notifier.js";
 import type { Logger } from "../log.js";
+import { EXTEND_MINUTES } from "../protocol/index.js";
 import {
   applyTransition,
   deadlineOf,
@@ -40,7 +41,7 @@ export interface SessionsDeps {
   onRerouted(customerId: string, sessionId: string): Promise<void>;
 }
 
-export const EXTEND_MINUTES = { min: 1, max: 120 } as const;
+export { EXTEND_MINUTES };
 
 /** 409 SESSION_STATE, carrying the session's current status (contract §5). */
 export const sessionState = (status: SessionStatus): AppError =>

@@ -1,6 +1,7 @@
 import type { TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { UserType } from "../auth/user-types.js";
 import type { Metrics } from "../metrics.js";
+import { CLOSE_CODES } from "../protocol/index.js";
 import { ABUSIVE_SECONDS } from "./rate-limit.js";
 import type { SocketData } from "./socket-data.js";
 import { groupOf, topicOf } from "./topics.js";
@@ -12,14 +13,7 @@ export const SOFT_BACKPRESSURE = 64 * 1024;
 /** Above this, the socket is closed with 4009: the client reconnects and catches up. */
 export const HARD_BACKPRESSURE = 1024 * 1024;
 
-export const CLOSE = {
-  goingAway: 1001,
-  tooBig: 1009,
-  tokenExpired: 4001,
-  revoked: 4003,
-  rateLimited: 4008,
-  slowReader: 4009,
-} as const;
+export const CLOSE = CLOSE_CODES;
 
 /**
  * This process's sockets: registration by auth session (to close revoked

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import type { TokenPair } from "../../auth/auth-service.js";
 import { ensureFirstAdmin } from "../../auth/first-admin.js";
 import { LoginLockout } from "../../auth/login-lockout.js";
@@ -10,6 +9,13 @@ import { AppError, notFound } from "../../errors.js";
 import { createMailProvider } from "../../mail/create-mail-provider.js";
 import { MailDispatcher } from "../../mail/mail-dispatcher.js";
 import { lastLinkTo } from "../../mail/outbox.js";
+import {
+  acceptInviteBodySchema as acceptBody,
+  passwordResetConfirmBodySchema as confirmBody,
+  loginBodySchema as loginBody,
+  testMailQuerySchema as mailQuery,
+  passwordResetRequestBodySchema as resetRequestBody,
+} from "../../protocol/index.js";
 import type { Services } from "../../services.js";
 import { bearerToken, requirePrincipal } from "../auth-guard.js";
 import {
@@ -24,17 +30,6 @@ import type { Router } from "../router.js";
 import { sessionMeta } from "../session-meta.js";
 import type { HttpRequest, HttpResponse } from "../types.js";
 import { registerCcUserRoutes } from "./cc-user-routes.js";
-
-/** Generous caps: the password policy (≤ 72 bytes) answers PASSWORD_POLICY, not VALIDATION_FAILED. */
-const passwordField = z.string().max(1024);
-const emailField = z.string().max(320);
-const linkToken = z.string().max(512);
-
-const loginBody = z.object({ email: emailField, password: passwordField }).strict();
-const resetRequestBody = z.object({ email: emailField }).strict();
-const acceptBody = z.object({ token: linkToken, password: passwordField }).strict();
-const confirmBody = z.object({ token: linkToken, newPassword: passwordField }).strict();
-const mailQuery = z.object({ to: z.string().trim().min(1).max(320) });
 
 /**
  * The control-center operator routes (contract §2 "Control center", §9) on

@@ -1,34 +1,15 @@
-import { z } from "zod";
 import { normalisePhone } from "../../auth/phone.js";
 import { dashboardCounts } from "../../mirror/dashboard-counts.js";
+import {
+  mitraCreateBodySchema as createBody,
+  mitraListQuerySchema as listQuery,
+  mitraPatchBodySchema as patchBody,
+} from "../../protocol/index.js";
 import type { Services } from "../../services.js";
 import { requirePrincipal } from "../auth-guard.js";
 import { idempotentRoute } from "../idempotent-route.js";
 import { parseBody, parseQuery } from "../json-body.js";
 import type { Router } from "../router.js";
-import { displayNameSchema, searchSchema } from "../text-schemas.js";
-
-const listQuery = z.object({
-  status: z.enum(["online", "offline", "available", "deactivated"]).optional(),
-  q: searchSchema.optional(),
-  cursor: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-});
-const maxSessions = z.number().int().min(1).max(100);
-const createBody = z
-  .object({
-    phone: z.string().max(40),
-    displayName: displayNameSchema,
-    maxConcurrentSessions: maxSessions.optional(),
-  })
-  .strict();
-const patchBody = z
-  .object({
-    displayName: displayNameSchema.optional(),
-    isActive: z.boolean().optional(),
-    maxConcurrentSessions: maxSessions.optional(),
-  })
-  .strict();
 
 /** /internal/mitras and /internal/dashboard/counts (operators). */
 export function registerCcMitraRoutes(router: Router, s: Services): void {

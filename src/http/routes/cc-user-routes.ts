@@ -1,25 +1,16 @@
-import { z } from "zod";
 import type { AuthService } from "../../auth/auth-service.js";
 import type { Operators } from "../../auth/operators.js";
 import type { Idempotency } from "../../idempotency/idempotency.js";
+import {
+  operatorCreateBodySchema as createBody,
+  forcedPasswordBodySchema as forcedPasswordBody,
+  ownPasswordBodySchema as ownPasswordBody,
+  operatorRoleBodySchema as roleBody,
+} from "../../protocol/index.js";
 import { requirePrincipal } from "../auth-guard.js";
 import { idempotentRoute } from "../idempotent-route.js";
 import { parseBody } from "../json-body.js";
 import type { Router } from "../router.js";
-
-/** Generous cap: the password policy (≤ 72 bytes) answers PASSWORD_POLICY, not VALIDATION_FAILED. */
-const passwordField = z.string().max(1024);
-
-const createBody = z
-  .object({
-    email: z.email().max(254),
-    role: z.enum(["admin", "operator"]),
-    password: passwordField.optional(),
-  })
-  .strict();
-const ownPasswordBody = z.object({ currentPassword: passwordField, newPassword: passwordField }).strict();
-const roleBody = z.object({ role: z.enum(["admin", "operator"]) }).strict();
-const forcedPasswordBody = z.object({ newPassword: passwordField }).strict();
 
 /** /internal/control-center-users: accounts and passwords (contract §2, §9). */
 export function registerCcUserRoutes(

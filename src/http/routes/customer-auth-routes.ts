@@ -1,21 +1,21 @@
-import { z } from "zod";
 import type { AuthService } from "../../auth/auth-service.js";
 import { customerForIdentity } from "../../auth/customer-identity.js";
-import { otpRequestInput, otpVerifyInput } from "../../auth/otp.js";
 import { createSocialVerifier, type SocialProvider } from "../../auth/social-identity.js";
 import { customerView, loadUser } from "../../auth/users.js";
 import { notFound } from "../../errors.js";
+import {
+  idTokenBodySchema as idTokenBody,
+  otpRequestBodySchema as otpRequestInput,
+  otpVerifyBodySchema as otpVerifyInput,
+  profileBodySchema as profileBody,
+} from "../../protocol/index.js";
 import type { Services } from "../../services.js";
 import { bearerToken, requirePrincipal } from "../auth-guard.js";
 import { parseBody } from "../json-body.js";
 import type { Router } from "../router.js";
 import { sessionMeta } from "../session-meta.js";
-import { displayNameSchema } from "../text-schemas.js";
 import type { HttpRequest } from "../types.js";
 import { otpServiceOf } from "./otp-per-gateway.js";
-
-const idTokenBody = z.object({ idToken: z.string().min(1).max(16_384) }).strict();
-const profileBody = z.object({ displayName: displayNameSchema }).strict();
 
 const SUB_COLUMN = { google: "google_sub", apple: "apple_sub" } as const;
 

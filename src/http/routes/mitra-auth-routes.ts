@@ -1,7 +1,10 @@
-import { otpRequestInput, otpVerifyInput } from "../../auth/otp.js";
 import { loadUser, mitraView, type UserView } from "../../auth/users.js";
 import type { Queryable } from "../../db/pool.js";
 import { AppError, notFound } from "../../errors.js";
+import {
+  otpRequestBodySchema as otpRequestInput,
+  otpVerifyBodySchema as otpVerifyInput,
+} from "../../protocol/index.js";
 import type { Services } from "../../services.js";
 import { requirePrincipal } from "../auth-guard.js";
 import { parseBody } from "../json-body.js";

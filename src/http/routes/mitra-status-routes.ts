@@ -1,14 +1,8 @@
-import { z } from "zod";
+import { noFieldsSchema as noFields } from "../../protocol/index.js";
 import type { Services } from "../../services.js";
 import { requirePrincipal } from "../auth-guard.js";
 import { parseBody } from "../json-body.js";
 import type { Router } from "../router.js";
-
-/**
- * These routes take no fields; a body that is not JSON or carries fields is
- * refused (contract §1) rather than silently ignored. An empty body is `{}`.
- */
-const noFields = z.object({}).strict();
 
 /** /api/mitra/status/*: presence of the signed-in mitra (the WebSocket frames call the same use cases). */
 export function registerMitraStatusRoutes(router: Router, s: Services): void {

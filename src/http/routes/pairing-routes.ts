@@ -1,10 +1,8 @@
-import { z } from "zod";
 import { notFound } from "../../errors.js";
+import { uuidSchema as uuid } from "../../protocol/index.js";
 import type { Services } from "../../services.js";
 import { requirePrincipal } from "../auth-guard.js";
 import type { Router } from "../router.js";
-
-const uuid = z.uuid();
 
 /** GET /api/client/pairing/:requestId — a client that reconnects mid-request reads where it stands. */
 export function registerPairingRoutes(router: Router, s: Services): void {

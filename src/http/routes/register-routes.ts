@@ -1,5 +1,6 @@
 import type { Services } from "../../services.js";
 import type { Router } from "../router.js";
+import { registerApiDocsRoutes } from "./api-docs-routes.js";
 import { registerAvailabilityRoutes } from "./availability-routes.js";
 import { registerCcAuthRoutes } from "./cc-auth-routes.js";
 import { registerCcConfigRoutes } from "./cc-config-routes.js";
@@ -31,4 +32,5 @@ export function registerRoutes(publicRouter: Router, internalRouter: Router, s: 
   registerSessionRoutes(publicRouter, s);
   registerCcMitraRoutes(internalRouter, s);
   registerCcConfigRoutes(internalRouter, s);
+  registerApiDocsRoutes(internalRouter);
 }

@@ -1,25 +1,17 @@
-import { z } from "zod";
 import { notFound } from "../../errors.js";
+import {
+  extendBodySchema as extendBody,
+  sessionListQuerySchema as listQuery,
+  messagesQuerySchema as messagesQuery,
+  noFieldsSchema as noFields,
+} from "../../protocol/index.js";
 import type { Services } from "../../services.js";
-import { MESSAGE_PAGE } from "../../sessions/chat.js";
 import { isUuid } from "../../sessions/session-store.js";
-import { EXTEND_MINUTES } from "../../sessions/sessions.js";
 import { requirePrincipal } from "../auth-guard.js";
 import { idempotentRoute } from "../idempotent-route.js";
 import { parseBody, parseQuery } from "../json-body.js";
 import type { Router } from "../router.js";
 import type { HttpRequest } from "../types.js";
-
-/** Payment and end take no fields: an empty body is `{}`, anything else in it is refused. */
-const noFields = z.object({}).strict();
-const extendBody = z
-  .object({ minutes: z.number().int().min(EXTEND_MINUTES.min).max(EXTEND_MINUTES.max) })
-  .strict();
-const listQuery = z.object({ open: z.literal("true").optional() });
-const messagesQuery = z.object({
-  after: z.string().max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(MESSAGE_PAGE.max).default(MESSAGE_PAGE.default),
-});
 
 /** A `:id` that is no uuid names no session: 404, as an unknown one (docs/sessions.md). */
 function sessionIdOf(req: HttpRequest): string {

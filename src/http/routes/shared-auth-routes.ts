@@ -1,13 +1,12 @@
-import { z } from "zod";
 import type { AuthService } from "../../auth/auth-service.js";
+import {
+  anonymousBodySchema as anonymousBody,
+  refreshBodySchema as refreshBody,
+} from "../../protocol/index.js";
 import { requirePrincipal } from "../auth-guard.js";
 import { parseBody } from "../json-body.js";
 import type { Router } from "../router.js";
 import { sessionMeta } from "../session-meta.js";
-import { displayNameSchema } from "../text-schemas.js";
-
-const anonymousBody = z.object({ displayName: displayNameSchema.optional() }).strict();
-const refreshBody = z.object({ refreshToken: z.string().max(512) }).strict();
 
 /** /api/shared/auth/*: anonymous sign-in, refresh, logout (customers and mitras). */
 export function registerSharedAuthRoutes(router: Router, d: { auth: AuthService }): void {

@@ -1,22 +1,13 @@
-import { z } from "zod";
 import { notFound } from "../../errors.js";
 import { presence } from "../../mirror/mitra-status.js";
+import {
+  testOtpQuerySchema as otpQuery,
+  seedMitraBodySchema as seedMitraBody,
+} from "../../protocol/index.js";
 import type { Services } from "../../services.js";
 import { parseBody, parseQuery } from "../json-body.js";
 import type { Router } from "../router.js";
-import { displayNameSchema } from "../text-schemas.js";
 import { otpServiceOf } from "./otp-per-gateway.js";
-
-const seedMitraBody = z
-  .object({
-    phone: z.string(),
-    displayName: displayNameSchema,
-    isActive: z.boolean().optional(),
-    verified: z.boolean().optional(),
-    maxConcurrentSessions: z.number().int().min(1).max(100).optional(),
-  })
-  .strict();
-const otpQuery = z.object({ phone: z.string() });
 
 /**
  * /internal/_test/* (contract §8): shortcuts for end-to-end tests, mounted on

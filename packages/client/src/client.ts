@@ -1,0 +1,105 @@
+import { type AuthOptions, HaloAuth } from "./auth.js";
+import { Conversation, type ConversationOptions } from "./conversation.js";
+import { type FetchLike, HaloHttp } from "./http.js";
+import { PairingAttempt } from "./pairing.js";
+import type { ChatSession } from "./protocol.js";
+import { SessionsApi } from "./sessions.js";
+import { HaloSocket, type SocketOptions } from "./socket.js";
+import type { TokenStore } from "./token-store.js";
+import type { WebSocketFactory } from "./transport.js";
+
+/** Session endings that mean "revoked" (by a logout elsewhere, an operator, or a detected token theft). */
+const REVOCATIONS: ReadonlySet<string> = new Set(["SESSION_REVOKED", "REFRESH_REUSED"]);
+
+export interface ClientOptions {
+  /** The gateway's public listener, e.g. `https://api.example.com` (the socket is `…/ws`). */
+  baseUrl: string;
+  /** Where tokens live (default: memory). */
+  store?: TokenStore;
+  /** Default: the global fetch. */
+  fetch?: FetchLike;
+  /** Default: the global WebSocket (the Node entry passes `ws`). */
+  webSocket?: WebSocketFactory;
+  /** HTTP timeout per request (default 15 s). */
+  httpTimeoutMs?: number;
+  auth?: Omit<AuthOptions, "http" | "store">;
+  socket?: Omit<SocketOptions, "url" | "auth" | "webSocket">;
+}
+
+/**
+ * Everything an app needs, wired once: `auth` (sign-in, refresh, logout),
+ * `socket` (the reconnecting WebSocket and its events), `sessions` (HTTP
+ * routes of chat sessions), pairing and conversations.
+ */
+export class HaloClient {
+  readonly http: HaloHttp;
+  readonly auth: HaloAuth;
+  readonly socket: HaloSocket;
+  readonly sessions: SessionsApi;
+
+  constructor(opts: ClientOptions) {
+    this.http = new HaloHttp({
+      baseUrl: opts.baseUrl,
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.httpTimeoutMs ? { timeoutMs: opts.httpTimeoutMs } : {}),
+    });
+    this.auth = new HaloAuth({ ...opts.auth, http: this.http, ...(opts.store ? { store: opts.store } : {}) });
+    this.socket = new HaloSocket({
+      ...opts.socket,
+      url: opts.baseUrl,
+      auth: this.auth,
+      ...(opts.webSocket ? { webSocket: opts.webSocket } : {}),
+    });
+    this.sessions = new SessionsApi(this.auth);
+    // A session that ended anywhere (logout, a refresh refused, a revocation seen over HTTP) stops the socket.
+    this.auth.on("signedOut", (s) => this.socket.close(REVOCATIONS.has(s.reason) ? "REVOKED" : "SIGNED_OUT"));
+  }
+
+  /** Customers: asks for a mitra (`pairing.request` with an idempotency key kept for this intent). */
+  requestPairing(opts: { idempotencyKey?: string } = {}): PairingAttempt {
+    return new PairingAttempt(this.socket, this.sessions, opts);
+  }
+
+  /** Mitras: takes an offer; resolves with the new session's id (error PAIRING_TAKEN or AT_CAPACITY otherwise). */
+  async acceptOffer(requestId: string): Promise<string> {
+    return (await this.socket.request("pairing.accept", { requestId })).sessionId;
+  }
+
+  /** Mitras: turns an offer down; it goes to the next mitra. */
+  async declineOffer(requestId: string): Promise<void> {
+    await this.socket.request("pairing.decline", { requestId });
+  }
+
+  /** The conversation of one chat session: outbox, catch-up, every message once and in order. */
+  conversation(sessionId: string, opts: ConversationOptions = {}): Conversation {
+    return new Conversation(this.socket, this.sessions, sessionId, opts);
+  }
+
+  /** Mitras: goes online (HTTP; the socket's heartbeats then keep the mitra fresh). */
+  async goOnline(): Promise<void> {
+    await this.auth.call("POST", "/api/mitra/status/online");
+  }
+
+  async goOffline(): Promise<void> {
+    await this.auth.call("POST", "/api/mitra/status/offline");
+  }
+
+  /** Public: how many mitras are available now. */
+  availability(): Promise<{ available: number; asOf: string }> {
+    return this.http.request("GET", "/api/client/availability");
+  }
+
+  /** Ends a session (either party) over the socket. */
+  async endSession(sessionId: string): Promise<ChatSession> {
+    return (await this.socket.request("session.end", { sessionId })).session;
+  }
+
+  /** Closes the socket for good (the tokens stay; `socket.connect()` starts again). */
+  close(): void {
+    this.socket.close();
+  }
+}
+
+export function createHaloClient(opts: ClientOptions): HaloClient {
+  return new HaloClient(opts);
+}

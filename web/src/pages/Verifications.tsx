@@ -1,0 +1,94 @@
+import { useState } from "preact/hooks";
+import { query } from "../api";
+import { ErrorBox, Pager, SelectField, TableRegion } from "../components";
+import { formatDateTime, shortId } from "../format";
+import { usePagedList } from "../lists";
+import type { Verification } from "../types";
+
+type Filter = "" | "in_progress" | "approved" | "denied" | "suspected" | "expired";
+const FILTERS: readonly { value: Filter; label: string }[] = [
+  { value: "", label: "All" },
+  { value: "in_progress", label: "In progress" },
+  { value: "approved", label: "Approved" },
+  { value: "denied", label: "Denied" },
+  { value: "suspected", label: "Suspected" },
+  { value: "expired", label: "Expired" },
+];
+const LABEL: Record<string, string> = Object.fromEntries(
+  FILTERS.filter((f) => f.value).map((f) => [f.value, f.label]),
+);
+
+export function Verifications() {
+  const [status, setStatus] = useState<Filter>("");
+  const list = usePagedList<Verification>(
+    (cursor) => `/internal/verifications${query({ status, cursor, limit: 50 })}`,
+    false,
+  );
+  const data = list.data;
+  return (
+    <>
+      <h1 id="page-title" tabIndex={-1}>
+        Verifications
+      </h1>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <SelectField
+          label="Status"
+          value={status}
+          options={FILTERS}
+          onValue={(v) => {
+            setStatus(v);
+            list.pager.reset();
+          }}
+        />
+        <div class="actions">
+          <button type="button" class="secondary" onClick={() => void list.reload()}>
+            Reload
+          </button>
+        </div>
+      </form>
+      <ErrorBox error={list.error} />
+      <TableRegion label="Verifications">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Mitra</th>
+              <th scope="col">Status</th>
+              <th scope="col">Reason</th>
+              <th scope="col">Provider</th>
+              <th scope="col">Re-issued</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Started</th>
+              <th scope="col">Updated</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data?.items.map((v) => (
+              <tr key={v.id}>
+                <th scope="row" class="mono" title={v.mitraId}>
+                  {shortId(v.mitraId)}
+                </th>
+                <td>
+                  <span class={`badge v-${v.status}`}>{LABEL[v.status] ?? v.status}</span>
+                </td>
+                <td>{v.reason ?? "—"}</td>
+                <td>{v.provider}</td>
+                <td>{v.recreateCount}</td>
+                <td>{formatDateTime(v.expiresAt)}</td>
+                <td>{formatDateTime(v.createdAt)}</td>
+                <td>{formatDateTime(v.updatedAt)}</td>
+              </tr>
+            ))}
+            {data && data.items.length === 0 && (
+              <tr>
+                <td colSpan={8} class="empty">
+                  No verification matches.
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </TableRegion>
+      <Pager pager={list.pager} nextCursor={data?.nextCursor} label="Verifications" />
+    </>
+  );
+}
