@@ -12,7 +12,7 @@ import {
   messageView,
   seqOf,
 } from "./message-store.js";
-import { findSession, isUuid } from "./session-store.js";
+import { isUuid } from "./session-store.js";
 import { type Caller, type Sessions, sessionState } from "./sessions.js";
 
 export interface ChatDeps {
@@ -64,12 +64,12 @@ export class Chat {
       );
       if (stored) {
         const message = messageView(stored);
-        const session = await findSession(this.d.pool, m.sessionId);
-        if (session) {
-          const to = sender === "customer" ? session.mitra_id : session.customer_id;
-          const frame = { type: "chat.message", message };
-          await this.d.notifier.toUser(sender === "customer" ? "mitra" : "customer", to, frame);
-        }
+        const frame = { type: "chat.message", message };
+        await this.d.notifier.toUser(
+          sender === "customer" ? "mitra" : "customer",
+          stored.recipient_id,
+          frame,
+        );
         return { message };
       }
       // A retry of a message stored before: the first one, even if its text differs or the session has ended since.

@@ -57,16 +57,24 @@ export async function insertMessage(
     text: string;
   },
   now: Date,
-): Promise<MessageRow | undefined> {
-  const party = m.senderType === "customer" ? "s.customer_id" : "s.mitra_id";
-  const { rows } = await db.query<MessageRow>(
-    `INSERT INTO chat_messages (session_id, sender_type, sender_id, client_msg_id, text, created_at)
-     SELECT s.id, $2::text, $3::uuid, $4::text, $5::text, $6::timestamptz FROM chat_sessions s
-     WHERE s.id = $1 AND ${party} = $3::uuid AND s.status = 'active'
-       AND coalesce(s.expires_at > $6::timestamptz, true)
-     FOR NO KEY UPDATE
-     ON CONFLICT (session_id, sender_id, client_msg_id) DO NOTHING
-     RETURNING ${COLUMNS}`,
+): Promise<(MessageRow & { recipient_id: string }) | undefined> {
+  const party = m.senderType === "customer" ? "customer_id" : "mitra_id";
+  const other = m.senderType === "customer" ? "mitra_id" : "customer_id";
+  // One statement: the session row is checked and locked (so seq follows commit order), the
+  // message inserted, and the recipient returned for delivery — no second round trip.
+  const { rows } = await db.query<MessageRow & { recipient_id: string }>(
+    `WITH s AS (
+       SELECT id, ${other} AS recipient_id FROM chat_sessions
+       WHERE id = $1 AND ${party} = $3::uuid AND status = 'active'
+         AND coalesce(expires_at > $6::timestamptz, true)
+       FOR NO KEY UPDATE
+     ), ins AS (
+       INSERT INTO chat_messages (session_id, sender_type, sender_id, client_msg_id, text, created_at)
+       SELECT s.id, $2::text, $3::uuid, $4::text, $5::text, $6::timestamptz FROM s
+       ON CONFLICT (session_id, sender_id, client_msg_id) DO NOTHING
+       RETURNING ${COLUMNS}
+     )
+     SELECT ins.*, s.recipient_id FROM ins, s`,
     [m.sessionId, m.senderType, m.senderId, m.clientMsgId, m.text, now],
   );
   return rows[0];
