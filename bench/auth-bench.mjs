@@ -19,18 +19,20 @@
  * BENCH_HASH_CONCURRENCY sets the gateway's CC_PASSWORD_HASH_CONCURRENCY.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { startChild } from "./lib/child-service.mjs";
+import { BASE_ENV, startChild } from "./lib/child-service.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { scrapeGateway } from "./lib/prom-text.mjs";
+import { writeResults } from "./lib/results-file.mjs";
 import {
   createDatabase as createScratchDatabase,
   deleteValkeyKeys as deleteScratchKeys,
   dropDatabase as dropScratchDatabase,
+  scratchDatabaseUrl,
 } from "./lib/scratch-stores.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
@@ -59,13 +61,7 @@ const DB_NAME = `halo_bench_${process.pid}`;
 const KEY_PREFIX = `halo_bench_${process.pid}:`;
 const JWT_SECRET = randomBytes(36).toString("base64url");
 const ADMIN = { email: "bench-admin@example.com", password: "Bench-Admin-2026" };
-const DATABASE_URL = (() => {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
-/** Only what the services need: nothing from the caller's shell leaks into their configuration. */
-const BASE_ENV = { PATH: env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? "/tmp" };
+const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${s}\n`);
@@ -506,13 +502,15 @@ async function main() {
   const table = report(r);
   log(table);
   log(`\n(total ${fmt((Date.now() - started) / 1000, 0)} s)`);
-  const dir = path("./results/");
-  mkdirSync(dir, { recursive: true });
   for (const k of ["anon", "refresh", "bare"]) for (const x of r[k]) delete x.tokens;
-  writeFileSync(
-    `${dir}auth-bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-    `${JSON.stringify({ at: new Date().toISOString(), runs: RUNS, loginMs: LOGIN_MS, throughputMs: THROUGHPUT_MS, clients: CLIENTS, results: r, table }, null, 2)}\n`,
-  );
+  writeResults("auth-bench", {
+    runs: RUNS,
+    loginMs: LOGIN_MS,
+    throughputMs: THROUGHPUT_MS,
+    clients: CLIENTS,
+    results: r,
+    table,
+  });
   return hasLogin;
 }
 

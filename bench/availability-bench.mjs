@@ -22,18 +22,20 @@
  * BENCH_LOAD_WORKERS (2), BENCH_PG_ADMIN_URL, BENCH_VALKEY_URL override defaults.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import Redis from "ioredis";
 import pg from "pg";
-import { startChild } from "./lib/child-service.mjs";
+import { BASE_ENV, startChild } from "./lib/child-service.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { sample } from "./lib/prom-text.mjs";
+import { writeResults } from "./lib/results-file.mjs";
 import {
   deleteValkeyKeys as deleteScratchKeys,
+  scratchDatabaseUrl,
   withAdmin as withScratchAdmin,
 } from "./lib/scratch-stores.mjs";
 import { signedInMitras } from "./lib/signed-in-mitras.mjs";
@@ -86,13 +88,7 @@ const PREFIX = {
   naive: `${KEY_ROOT}naive:`,
 };
 const JWT_SECRET = randomBytes(36).toString("base64url");
-const DATABASE_URL = (() => {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
-/** Only what the services need: nothing from the caller's shell leaks into their configuration. */
-const BASE_ENV = { PATH: env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? "/tmp" };
+const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${s}\n`);
@@ -176,6 +172,7 @@ async function loadDist() {
     pool,
     migrate,
     client,
+    presenceEvents,
   ] = await Promise.all([
     import("../dist/sweeps/auto-offline.js"),
     import("../dist/sweeps/heartbeat-mirror.js"),
@@ -187,6 +184,7 @@ async function loadDist() {
     import("../dist/db/pool.js"),
     import("../dist/db/migrate.js"),
     import("../dist/valkey/client.js"),
+    import("../dist/mirror/presence-events.js"),
   ]);
   return {
     AutoOffline: autoOffline.AutoOffline,
@@ -199,6 +197,7 @@ async function loadDist() {
     createPool: pool.createPool,
     migrate: migrate.migrate,
     createValkeyClient: client.createValkeyClient,
+    PresenceEvents: presenceEvents.PresenceEvents,
   };
 }
 
@@ -257,6 +256,8 @@ async function sweepsSection(dist, pool, v, admin, r) {
     keys,
     now,
     mirror,
+    // Nobody listens here: no sessions to reroute in this bench.
+    events: new dist.PresenceEvents(benchLogger),
     staleSeconds: STALE_SECONDS,
   });
   const heartbeatMirror = new dist.HeartbeatMirror({ pool, valkey: v, keys });
@@ -789,12 +790,14 @@ async function main() {
   const table = report(r);
   log(table);
   log(`\n(total ${fmt((Date.now() - started) / 1000, 0)} s)`);
-  const dir = path("./results/");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    `${dir}availability-bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-    `${JSON.stringify({ at: new Date().toISOString(), runs: RUNS, clients: CLIENTS, loadWorkers: LOAD_WORKERS, heartbeatMs: HEARTBEAT_MS, results: r, table }, null, 2)}\n`,
-  );
+  writeResults("availability-bench", {
+    runs: RUNS,
+    clients: CLIENTS,
+    loadWorkers: LOAD_WORKERS,
+    heartbeatMs: HEARTBEAT_MS,
+    results: r,
+    table,
+  });
 }
 
 let exitCode = 0;

@@ -17,17 +17,19 @@
  * BENCH_QUIET_WAIT_SECONDS override defaults.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { startChild } from "./lib/child-service.mjs";
+import { runInterruptible } from "./lib/bench-lifecycle.mjs";
+import { BASE_ENV, startChild } from "./lib/child-service.mjs";
 import { hrNow, startFrameClient } from "./lib/frame-clients.mjs";
 import { metricSum, metricsText, startGateways } from "./lib/gateway-procs.mjs";
 import { cpuByPid, cpuSpent } from "./lib/proc-group-cpu.mjs";
 import { processCpuUs } from "./lib/proc-stat.mjs";
 import { busyShare, cpuTimes, waitForQuietExcept } from "./lib/quiet-except.mjs";
-import { createDatabase, deleteValkeyKeys, dropDatabase } from "./lib/scratch-stores.mjs";
+import { writeResults } from "./lib/results-file.mjs";
+import { createDatabase, deleteValkeyKeys, dropDatabase, scratchDatabaseUrl } from "./lib/scratch-stores.mjs";
 import { signedInUsers } from "./lib/signed-in-users.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
@@ -67,12 +69,7 @@ const NAIVE_JS = path("./lib/naive-chat-server.mjs");
 const DB_NAME = `halo_bench_chat_${process.pid}`;
 const KEY_ROOT = `halo_bench_chat_${process.pid}:`;
 const JWT_SECRET = randomBytes(36).toString("base64url");
-const DATABASE_URL = (() => {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
-const BASE_ENV = { PATH: env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? "/tmp" };
+const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 const FD_LIMIT = 4 * PAIRS + 4096;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -451,12 +448,16 @@ async function main() {
   const table = report(r);
   log(table);
   log(`\n(total ${fmt((Date.now() - started) / 1000, 0)} s)`);
-  const dir = path("./results/");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    `${dir}chat-bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-    `${JSON.stringify({ at: new Date().toISOString(), runs: RUNS, pairs: PAIRS, rates: RATES, windowMs: WINDOW_MS, servers: SERVERS, clients: CLIENTS, results: r, table }, null, 2)}\n`,
-  );
+  writeResults("chat-bench", {
+    runs: RUNS,
+    pairs: PAIRS,
+    rates: RATES,
+    windowMs: WINDOW_MS,
+    servers: SERVERS,
+    clients: CLIENTS,
+    results: r,
+    table,
+  });
 }
 
 // ---------------------------------------------------------------- report
@@ -574,34 +575,4 @@ const mergeCodes = (runs) => {
   return all;
 };
 
-let exitCode = 0;
-let interrupted = false;
-let cleaning = null;
-const cleanOnce = () => {
-  cleaning ??= cleanup();
-  return cleaning;
-};
-process.stdout.on("error", () => {});
-process.on("uncaughtException", async (err) => {
-  if (!interrupted) process.stderr.write(`chat-bench: ${err.stack ?? err}\n`);
-  await cleanOnce();
-  process.exit(1);
-});
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, async () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`\n${signal}: stopping services and clients, dropping ${DB_NAME}`);
-    await cleanOnce();
-    process.exit(130);
-  });
-}
-try {
-  await main();
-} catch (err) {
-  if (!interrupted) log(`chat-bench failed: ${err.stack ?? err}`);
-  exitCode = 1;
-} finally {
-  await cleanOnce();
-}
-process.exit(interrupted ? 130 : exitCode);
+await runInterruptible({ name: "chat-bench", main, cleanup, log, dbName: DB_NAME });

@@ -23,16 +23,19 @@
  * BENCH_VALKEY_URL, BENCH_QUIET_WAIT_SECONDS override defaults.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import Redis from "ioredis";
 import pg from "pg";
+import { runInterruptible } from "./lib/bench-lifecycle.mjs";
+import { BASE_ENV } from "./lib/child-service.mjs";
 import { hrNow, startFrameClient } from "./lib/frame-clients.mjs";
 import { metricSum, metricsText, startGateways } from "./lib/gateway-procs.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { busyShare, cpuTimes, waitForQuietExcept } from "./lib/quiet-except.mjs";
-import { createDatabase, deleteValkeyKeys, dropDatabase } from "./lib/scratch-stores.mjs";
+import { writeResults } from "./lib/results-file.mjs";
+import { createDatabase, deleteValkeyKeys, dropDatabase, scratchDatabaseUrl } from "./lib/scratch-stores.mjs";
 import { signedInUsers } from "./lib/signed-in-users.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
@@ -76,13 +79,7 @@ const DB_NAME = `halo_bench_pair_${process.pid}`;
 const KEY_ROOT = `halo_bench_pair_${process.pid}:`;
 const PREFIX = { pick: `${KEY_ROOT}pick:`, e2e: `${KEY_ROOT}gw:` };
 const JWT_SECRET = randomBytes(36).toString("base64url");
-const DATABASE_URL = (() => {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
-/** Only what the services need: nothing from the caller's shell leaks into their configuration. */
-const BASE_ENV = { PATH: env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? "/tmp" };
+const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 const SOCKETS = MITRAS + CUSTOMERS;
 const GATEWAY_FDS = Math.ceil(SOCKETS / GATEWAYS) + 256;
 const CLIENT_FDS = Math.ceil(SOCKETS / CLIENTS) + 256;
@@ -806,57 +803,17 @@ async function main() {
   const table = report(r);
   log(table);
   log(`\n(total ${fmt((Date.now() - started) / 1000, 0)} s)`);
-  const dir = path("./results/");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    `${dir}pairing-bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-    `${JSON.stringify(
-      {
-        at: new Date().toISOString(),
-        runs: RUNS,
-        mitras: MITRAS,
-        picks: PICKS,
-        scans: SCANS,
-        requests: REQUESTS,
-        lanes: LANES,
-        gateways: GATEWAYS,
-        results: r,
-        table,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-}
-
-let exitCode = 0;
-let interrupted = false;
-let cleaning = null;
-const cleanOnce = () => {
-  cleaning ??= cleanup();
-  return cleaning;
-};
-process.stdout.on("error", () => {});
-process.on("uncaughtException", async (err) => {
-  if (!interrupted) process.stderr.write(`pairing-bench: ${err.stack ?? err}\n`);
-  await cleanOnce();
-  process.exit(1);
-});
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, async () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`\n${signal}: stopping services and clients, dropping ${DB_NAME}`);
-    await cleanOnce();
-    process.exit(130);
+  writeResults("pairing-bench", {
+    runs: RUNS,
+    mitras: MITRAS,
+    picks: PICKS,
+    scans: SCANS,
+    requests: REQUESTS,
+    lanes: LANES,
+    gateways: GATEWAYS,
+    results: r,
+    table,
   });
 }
-try {
-  await main();
-} catch (err) {
-  if (!interrupted) log(`pairing-bench failed: ${err.stack ?? err}`);
-  exitCode = 1;
-} finally {
-  await cleanOnce();
-}
-process.exit(interrupted ? 130 : exitCode);
+
+await runInterruptible({ name: "pairing-bench", main, cleanup, log, dbName: DB_NAME });

@@ -31,7 +31,7 @@
  * BENCH_PG_ADMIN_URL, BENCH_VALKEY_URL, BENCH_QUIET_WAIT_SECONDS override defaults.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -39,11 +39,13 @@ import { Worker } from "node:worker_threads";
 import Redis from "ioredis";
 import pg from "pg";
 import { Pool as HttpPool } from "undici";
-import { startChild } from "./lib/child-service.mjs";
+import { runWithDeadline } from "./lib/bench-lifecycle.mjs";
+import { BASE_ENV, startChild } from "./lib/child-service.mjs";
 import { FakeIdenfy, signedWebhook } from "./lib/fake-idenfy.mjs";
 import { processCpuUs } from "./lib/proc-stat.mjs";
 import { busyShare, cpuTimes, waitForQuietExcept } from "./lib/quiet-except.mjs";
-import { createDatabase, deleteValkeyKeys, dropDatabase } from "./lib/scratch-stores.mjs";
+import { writeResults } from "./lib/results-file.mjs";
+import { createDatabase, deleteValkeyKeys, dropDatabase, scratchDatabaseUrl } from "./lib/scratch-stores.mjs";
 import { signedInMitras } from "./lib/signed-in-mitras.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
@@ -92,13 +94,7 @@ const JWT_SECRET = randomBytes(36).toString("base64url");
 const WEBHOOK_SECRET = randomBytes(24).toString("base64url");
 const API_KEY = `bench-key-${randomBytes(6).toString("hex")}`;
 const API_SECRET = randomBytes(18).toString("base64url");
-const DATABASE_URL = (() => {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
-/** Only what the services need: nothing from the caller's shell leaks into their configuration. */
-const BASE_ENV = { PATH: env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? "/tmp" };
+const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${s}\n`);
@@ -762,61 +758,29 @@ async function run() {
   const table = report(r);
   log(table);
   log(`\n(total ${fmt((Date.now() - started) / 1000, 0)} s)`);
-  const dir = path("./results/");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    `${dir}verification-bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-    `${JSON.stringify(
-      {
-        at: new Date().toISOString(),
-        runs: RUNS,
-        rate: RATE,
-        windowMs: WINDOW_MS,
-        mitras: MITRAS,
-        gateways: GATEWAYS,
-        expiries: EXPIRIES,
-        burstReads: BURST_READS,
-        burstConcurrency: BURST_CONCURRENCY,
-        providerMs: PROVIDER_MS,
-        results: r,
-        table,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  writeResults("verification-bench", {
+    runs: RUNS,
+    rate: RATE,
+    windowMs: WINDOW_MS,
+    mitras: MITRAS,
+    gateways: GATEWAYS,
+    expiries: EXPIRIES,
+    burstReads: BURST_READS,
+    burstConcurrency: BURST_CONCURRENCY,
+    providerMs: PROVIDER_MS,
+    results: r,
+    table,
+  });
   const vd = verdicts(r);
   return vd.pollsOk && vd.readsOk && vd.expiriesOk ? 0 : 1;
 }
 
-let cleaning = null;
-/** One cleanup, whoever asks first (a signal, the deadline, an error, or the end); the others wait for it. */
-const cleanOnce = () => {
-  cleaning ??= cleanup();
-  return cleaning;
-};
-let aborting = false;
-const abort = async (why, code) => {
-  aborting = true;
-  log(`\nverification-bench: ${why}: stopping gateways, dropping ${DB_NAME}`);
-  await cleanOnce();
-  process.exit(code);
-};
-// A closed stdout (`… | head`) must not kill the bench before it stops its services.
-process.stdout.on("error", () => {});
-process.on("uncaughtException", (err) => abort(`${err.stack ?? err}`, 1));
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => abort(signal, 130));
-// Bounded in time whatever hangs (a gateway that never answers, a worker that never reports).
-const deadline = setTimeout(() => abort(`still running after ${DEADLINE_MS / 1000} s`, 1), DEADLINE_MS);
-
-let exitCode = 1;
-try {
-  exitCode = await run();
-} catch (err) {
-  if (!aborting) log(`verification-bench failed: ${err.stack ?? err}`);
-  exitCode = 1;
-} finally {
-  clearTimeout(deadline);
-  await cleanOnce();
-}
-process.exit(exitCode);
+await runWithDeadline({
+  name: "verification-bench",
+  main: run,
+  cleanup,
+  log,
+  dbName: DB_NAME,
+  stopping: "gateways",
+  deadlineMs: DEADLINE_MS,
+});

@@ -37,15 +37,18 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { nodeCommand, openFilesLimit, startChild } from "./lib/child-service.mjs";
+import { runInterruptible } from "./lib/bench-lifecycle.mjs";
+import { BASE_ENV, nodeCommand, openFilesLimit, startChild } from "./lib/child-service.mjs";
 import { topFrames } from "./lib/cpu-profile.mjs";
 import { debuggerUrlOf, profileDuring } from "./lib/inspector-profile.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { processCpuUs } from "./lib/proc-stat.mjs";
 import { sample } from "./lib/prom-text.mjs";
+import { writeResults } from "./lib/results-file.mjs";
 import {
   deleteValkeyKeys as deleteScratchKeys,
+  scratchDatabaseUrl,
   withAdmin as withScratchAdmin,
 } from "./lib/scratch-stores.mjs";
 import { signedInMitras } from "./lib/signed-in-mitras.mjs";
@@ -119,13 +122,7 @@ const DB_NAME = `halo_bench_ws_${process.pid}`;
 const KEY_ROOT = `halo_bench_ws_${process.pid}:`;
 const PREFIX = { gateway: `${KEY_ROOT}gw:`, naive: `${KEY_ROOT}naive:` };
 const JWT_SECRET = randomBytes(36).toString("base64url");
-const DATABASE_URL = (() => {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
-/** Only what the services need: nothing from the caller's shell leaks into their configuration. */
-const BASE_ENV = { PATH: env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? "/tmp" };
+const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${s}\n`);
@@ -899,60 +896,17 @@ async function main() {
   const table = report(r);
   log(table);
   log(`\n(total ${fmt((Date.now() - started) / 1000, 0)} s)`);
-  const dir = path("./results/");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    `${dir}ws-bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-    `${JSON.stringify(
-      {
-        at: new Date().toISOString(),
-        runs: RUNS,
-        sockets: SOCKETS,
-        openMs: OPEN_MS,
-        intervalMs: INTERVAL_MS,
-        closedWindows: WINDOWS,
-        closedMs: CLOSED_MS,
-        clients: CLIENTS,
-        results: r,
-        table,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-}
-
-let exitCode = 0;
-let interrupted = false;
-let cleaning = null;
-/** One cleanup, whoever asks first (a signal, an uncaught error, or the end of main); the others wait for it. */
-const cleanOnce = () => {
-  cleaning ??= cleanup();
-  return cleaning;
-};
-// A closed stdout (`… | head`) must not kill the bench before it stops its services.
-process.stdout.on("error", () => {});
-process.on("uncaughtException", async (err) => {
-  if (!interrupted) process.stderr.write(`ws-bench: ${err.stack ?? err}\n`);
-  await cleanOnce();
-  process.exit(1);
-});
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, async () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`\n${signal}: stopping services and clients, dropping ${DB_NAME}`);
-    await cleanOnce();
-    process.exit(130);
+  writeResults("ws-bench", {
+    runs: RUNS,
+    sockets: SOCKETS,
+    openMs: OPEN_MS,
+    intervalMs: INTERVAL_MS,
+    closedWindows: WINDOWS,
+    closedMs: CLOSED_MS,
+    clients: CLIENTS,
+    results: r,
+    table,
   });
 }
-try {
-  await main();
-} catch (err) {
-  // After Ctrl-C the clients die with the terminal's SIGINT too: that error is expected, not news.
-  if (!interrupted) log(`ws-bench failed: ${err.stack ?? err}`);
-  exitCode = 1;
-} finally {
-  await cleanOnce();
-}
-process.exit(interrupted ? 130 : exitCode);
+
+await runInterruptible({ name: "ws-bench", main, cleanup, log, dbName: DB_NAME });

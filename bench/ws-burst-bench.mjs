@@ -27,16 +27,18 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import WebSocket from "ws";
-import { nodeCommand, openFilesLimit, startChild } from "./lib/child-service.mjs";
+import { runWithDeadline } from "./lib/bench-lifecycle.mjs";
+import { BASE_ENV, nodeCommand, openFilesLimit, startChild } from "./lib/child-service.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { processCpuUs } from "./lib/proc-stat.mjs";
-import { createDatabase, deleteValkeyKeys, dropDatabase } from "./lib/scratch-stores.mjs";
+import { writeResults } from "./lib/results-file.mjs";
+import { createDatabase, deleteValkeyKeys, dropDatabase, scratchDatabaseUrl } from "./lib/scratch-stores.mjs";
 import { signedInMitras } from "./lib/signed-in-mitras.mjs";
 import { fmt, percentile } from "./lib/stats.mjs";
 
@@ -68,13 +70,7 @@ const MAIN_JS = `${DIST}/main.js`;
 const DB_NAME = `halo_bench_burst_${process.pid}`;
 const KEY_PREFIX = `halo_bench_burst_${process.pid}:`;
 const JWT_SECRET = randomBytes(36).toString("base64url");
-const DATABASE_URL = (() => {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${DB_NAME}`;
-  return u.toString();
-})();
-/** Only what the services need: nothing from the caller's shell leaks into their configuration. */
-const BASE_ENV = { PATH: env.PATH ?? "/usr/bin:/bin", HOME: env.HOME ?? "/tmp" };
+const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${s}\n`);
@@ -283,37 +279,15 @@ async function benchProcess() {
     );
   }
 
-  let cleaning = null;
-  /** One cleanup, whoever asks first (a signal, the deadline, an error, or the end); the others wait for it. */
-  const cleanOnce = () => {
-    cleaning ??= cleanup();
-    return cleaning;
-  };
-  let aborting = false;
-  const abort = async (why, code) => {
-    aborting = true;
-    log(`\nws-burst-bench: ${why}: stopping gateways and clients, dropping ${DB_NAME}`);
-    await cleanOnce();
-    process.exit(code);
-  };
-  // A closed stdout (`… | head`) must not kill the bench before it stops its services.
-  process.stdout.on("error", () => {});
-  process.on("uncaughtException", (err) => abort(`${err.stack ?? err}`, 1));
-  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => abort(signal, 130));
-  // Bounded in time whatever hangs (a gateway that never answers, a client that never reports).
-  const deadline = setTimeout(() => abort(`still running after ${DEADLINE_MS / 1000} s`, 1), DEADLINE_MS);
-
-  let exitCode = 1;
-  try {
-    exitCode = await run(owned);
-  } catch (err) {
-    // After an abort the clients die under the bench's feet: that error is expected, not news.
-    if (!aborting) log(`ws-burst-bench failed: ${err.stack ?? err}`);
-  } finally {
-    clearTimeout(deadline);
-    await cleanOnce();
-  }
-  process.exit(exitCode);
+  await runWithDeadline({
+    name: "ws-burst-bench",
+    main: () => run(owned),
+    cleanup,
+    log,
+    dbName: DB_NAME,
+    stopping: "gateways and clients",
+    deadlineMs: DEADLINE_MS,
+  });
 }
 
 /** Sockets each gateway and each client process holds at the peak; refuses a plan that passes MAX_FILES. */
@@ -370,7 +344,15 @@ async function run(owned) {
   const table = report(r, busy);
   log(table);
   log(`\n(total ${fmt((Date.now() - started) / 1000, 0)} s)`);
-  writeResults(r, table);
+  writeResults("ws-burst-bench", {
+    dist: DIST,
+    sockets: SOCKETS,
+    inFlight: IN_FLIGHT,
+    clients: CLIENTS,
+    holdMs: HOLD_MS,
+    results: r,
+    table,
+  });
   return r.exitCode;
 }
 
@@ -684,16 +666,6 @@ function report(r, busy) {
       `${fmt(r.early, 0)} closed early, ${fmt(r.unchecked, 0)} not checked (no hello)`,
   );
   return out.join("\n");
-}
-
-function writeResults(r, table) {
-  const dir = fileURLToPath(new URL("./results/", import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const at = new Date().toISOString();
-  writeFileSync(
-    `${dir}ws-burst-bench-${at.replace(/[:.]/g, "-")}.json`,
-    `${JSON.stringify({ at, dist: DIST, sockets: SOCKETS, inFlight: IN_FLIGHT, clients: CLIENTS, holdMs: HOLD_MS, results: r, table }, null, 2)}\n`,
-  );
 }
 
 // Last, so every helper above is defined: one file, two roles.

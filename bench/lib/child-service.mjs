@@ -7,6 +7,9 @@ import { readFileSync } from "node:fs";
  * that then execs node, so the pid is node's own. Without `fdLimit`, node
  * directly.
  */
+/** The environment every service starts from: only what it needs, nothing from the caller's shell leaks into its configuration. */
+export const BASE_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
+
 export function nodeCommand(args, fdLimit) {
   if (!fdLimit) return [process.execPath, args];
   const script = `ulimit -n ${Number(fdLimit)} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;

@@ -36,3 +36,10 @@ export async function deleteValkeyKeys(valkeyUrl, prefix) {
     redis.disconnect();
   }
 }
+
+/** The URL of the scratch database `name` on the server of `adminUrl` (same user, host and options). */
+export function scratchDatabaseUrl(adminUrl, name) {
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}

@@ -113,6 +113,12 @@ export function ErrorBox({
   );
 }
 
+/** Whether the wait a refusal asked for (retry-after) is still running, counted from when `error` arrived. */
+export function useRetryWait(error: unknown): boolean {
+  const until = useMemo(() => retryUntil(error), [error]);
+  return useSecondsLeft(until) > 0;
+}
+
 /** When a refused request may be sent again (ms since the epoch; 0 when at once). */
 export function retryUntil(error: unknown): number {
   return error instanceof ApiError && error.retryAfterSeconds

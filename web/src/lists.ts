@@ -75,3 +75,13 @@ export function usePagedList<T>(url: (cursor: string | undefined) => string, liv
 
   return { pager, data, error, loading, reload: load, replace };
 }
+
+export type PagedList<T> = ReturnType<typeof usePagedList<T>>;
+
+/** A filter's setter that also goes back to the first page (a new filter, a new list). */
+export function resettingPager<V>(set: (v: V) => void, pager: { reset: () => void }) {
+  return (v: V) => {
+    set(v);
+    pager.reset();
+  };
+}

@@ -1,9 +1,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, newIdempotencyKey, query } from "../api";
-import { ErrorBox, Field, Modal, Notice, Pager, SelectField, TableRegion } from "../components";
+import { ErrorBox, Field, Modal, Notice, SelectField } from "../components";
 import { ago, formatDate, formatDateTime, nowMs } from "../format";
-import { usePagedList } from "../lists";
+import { resettingPager, usePagedList } from "../lists";
+import { PagedTable } from "../paged-table";
 import { api } from "../session";
+import { useSubmit } from "../submit";
 import type { Mitra, MitraLogEntry } from "../types";
 
 type StatusFilter = "" | "online" | "offline" | "available" | "deactivated";
@@ -58,7 +60,6 @@ export function Mitras() {
     }
   };
 
-  const data = list.data;
   return (
     <>
       <h1 id="page-title" tabIndex={-1}>
@@ -77,78 +78,54 @@ export function Mitras() {
           label="Status"
           value={status}
           options={FILTERS}
-          onValue={(v) => {
-            setStatus(v);
-            list.pager.reset();
-          }}
+          onValue={resettingPager(setStatus, list.pager)}
         />
       </form>
-      <ErrorBox error={list.error} />
-      <ErrorBox error={rowError} />
-      <TableRegion label="Mitras">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Phone</th>
-              <th scope="col">Status</th>
-              <th scope="col">Last heartbeat</th>
-              <th scope="col">Sessions</th>
-              <th scope="col">Verified</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {data?.items.map((m) => (
-              <tr key={m.id} data-mitra-id={m.id}>
-                <th scope="row">{m.displayName}</th>
-                <td class="mono">{m.phone}</td>
-                <td>
-                  <StatusBadge m={m} />
-                </td>
-                <td data-heartbeat>
-                  {m.heartbeatAgeSeconds === null
-                    ? "never"
-                    : ago(m.heartbeatAgeSeconds + (nowMs.value - data.fetchedAt) / 1000)}
-                </td>
-                <td>
-                  {m.capacity} / {m.maxConcurrentSessions}
-                </td>
-                <td title={m.verifiedAt ? formatDateTime(m.verifiedAt) : undefined}>
-                  {m.verifiedAt ? formatDate(m.verifiedAt) : "no"}
-                </td>
-                <td class="row-actions">
-                  <button type="button" class="secondary" onClick={() => setLogOf(m)}>
-                    Status log<span class="visually-hidden"> of {m.displayName}</span>
-                  </button>
-                  <button type="button" class="secondary" onClick={() => setEditOf(m)}>
-                    Edit<span class="visually-hidden"> {m.displayName}</span>
-                  </button>
-                  {m.isActive ? (
-                    <button type="button" class="danger" onClick={() => setConfirmOf(m)}>
-                      Deactivate<span class="visually-hidden"> {m.displayName}</span>
-                    </button>
-                  ) : (
-                    <button type="button" onClick={() => void setActive(m, true)}>
-                      Activate<span class="visually-hidden"> {m.displayName}</span>
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-            {data && data.items.length === 0 && (
-              <tr>
-                <td colSpan={7} class="empty">
-                  No mitra matches.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </TableRegion>
-      <Pager pager={list.pager} nextCursor={data?.nextCursor} label="Mitras" />
+      <PagedTable
+        list={list}
+        label="Mitras"
+        actionError={rowError}
+        columns={["Name", "Phone", "Status", "Last heartbeat", "Sessions", "Verified"]}
+        actions
+        empty="No mitra matches."
+        row={(m, data) => (
+          <tr key={m.id} data-mitra-id={m.id}>
+            <th scope="row">{m.displayName}</th>
+            <td class="mono">{m.phone}</td>
+            <td>
+              <StatusBadge m={m} />
+            </td>
+            <td data-heartbeat>
+              {m.heartbeatAgeSeconds === null
+                ? "never"
+                : ago(m.heartbeatAgeSeconds + (nowMs.value - data.fetchedAt) / 1000)}
+            </td>
+            <td>
+              {m.capacity} / {m.maxConcurrentSessions}
+            </td>
+            <td title={m.verifiedAt ? formatDateTime(m.verifiedAt) : undefined}>
+              {m.verifiedAt ? formatDate(m.verifiedAt) : "no"}
+            </td>
+            <td class="row-actions">
+              <button type="button" class="secondary" onClick={() => setLogOf(m)}>
+                Status log<span class="visually-hidden"> of {m.displayName}</span>
+              </button>
+              <button type="button" class="secondary" onClick={() => setEditOf(m)}>
+                Edit<span class="visually-hidden"> {m.displayName}</span>
+              </button>
+              {m.isActive ? (
+                <button type="button" class="danger" onClick={() => setConfirmOf(m)}>
+                  Deactivate<span class="visually-hidden"> {m.displayName}</span>
+                </button>
+              ) : (
+                <button type="button" onClick={() => void setActive(m, true)}>
+                  Activate<span class="visually-hidden"> {m.displayName}</span>
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      />
       {logOf && <StatusLog mitra={logOf} onClose={() => setLogOf(null)} />}
       {editOf && (
         <EditMitra
@@ -203,32 +180,21 @@ function CreateMitra({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState("");
   const [max, setMax] = useState("1");
   const [key, setKey] = useState(newIdempotencyKey);
-  const [error, setError] = useState<unknown>(null);
   const [created, setCreated] = useState<Mitra | null>(null);
-  const [busy, setBusy] = useState(false);
 
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { submit, busy, error } = useSubmit(async () => {
     setCreated(null);
-    try {
-      const m = await api<Mitra>("POST", "/internal/mitras", {
-        body: { phone: phone.trim(), displayName: name.trim(), maxConcurrentSessions: Number(max) },
-        idempotencyKey: key,
-      });
-      setCreated(m);
-      setPhone("");
-      setName("");
-      setMax("1");
-      setKey(newIdempotencyKey());
-      onCreated();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    const m = await api<Mitra>("POST", "/internal/mitras", {
+      body: { phone: phone.trim(), displayName: name.trim(), maxConcurrentSessions: Number(max) },
+      idempotencyKey: key,
+    });
+    setCreated(m);
+    setPhone("");
+    setName("");
+    setMax("1");
+    setKey(newIdempotencyKey());
+    onCreated();
+  });
   const apiErr = error instanceof ApiError ? error : null;
   return (
     <details class="panel">

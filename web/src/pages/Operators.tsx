@@ -2,7 +2,9 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { ApiError, newIdempotencyKey } from "../api";
 import { ErrorBox, Field, Modal, Notice, SelectField, TableRegion } from "../components";
 import { formatDateTime } from "../format";
+import { ColumnHeads } from "../paged-table";
 import { api, currentUser } from "../session";
+import { useSubmit } from "../submit";
 import type { Operator, Role } from "../types";
 
 const ROLES: readonly { value: Role; label: string }[] = [
@@ -45,17 +47,7 @@ export function Operators() {
       <ErrorBox error={error} />
       <TableRegion label="Operators">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Role</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <ColumnHeads columns={["Email", "Role", "Status", "Created"]} actions />
           <tbody>
             {items?.map((o) => (
               <OperatorRow
@@ -142,26 +134,15 @@ function Invite({ onInvited }: { onInvited: (o: Operator) => void }) {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("operator");
   const [key, setKey] = useState(newIdempotencyKey);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const o = await api<Operator>("POST", "/internal/control-center-users", {
-        body: { email: email.trim(), role },
-        idempotencyKey: key,
-      });
-      setEmail("");
-      setKey(newIdempotencyKey());
-      onInvited(o);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { submit, busy, error } = useSubmit(async () => {
+    const o = await api<Operator>("POST", "/internal/control-center-users", {
+      body: { email: email.trim(), role },
+      idempotencyKey: key,
+    });
+    setEmail("");
+    setKey(newIdempotencyKey());
+    onInvited(o);
+  });
   const apiErr = error instanceof ApiError ? error : null;
   return (
     <details class="panel">

@@ -1,7 +1,8 @@
-import { useMemo, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { ApiError, request } from "../api";
-import { ErrorBox, Field, Notice, retryUntil, useSecondsLeft } from "../components";
+import { ErrorBox, Field, Notice, useRetryWait } from "../components";
 import { signIn } from "../session";
+import { useSubmit } from "../submit";
 
 /** What each sign-in refusal means to the person at the keyboard (docs/control-center-auth.md). */
 export function describeSignInError(e: ApiError): string | undefined {
@@ -43,22 +44,9 @@ export function SignIn({ reason }: { reason?: string | undefined }) {
 function SignInForm({ onForgot }: { onForgot: () => void }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const until = useMemo(() => retryUntil(error), [error]);
-  const waiting = useSecondsLeft(until) > 0;
-
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await signIn(email.trim(), password);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+  // On success the app leaves this page: the button stays busy until then.
+  const { submit, busy, error } = useSubmit(() => signIn(email.trim(), password), { busyAfterSuccess: true });
+  const waiting = useRetryWait(error);
 
   return (
     <form onSubmit={submit} aria-labelledby="sign-in-title" noValidate>
@@ -88,24 +76,11 @@ function SignInForm({ onForgot }: { onForgot: () => void }) {
 function ForgotForm({ onBack }: { onBack: () => void }) {
   const [email, setEmail] = useState("");
   const [sent, setSent] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const until = useMemo(() => retryUntil(error), [error]);
-  const waiting = useSecondsLeft(until) > 0;
-
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await request("POST", "/internal/auth/password-reset/request", { body: { email: email.trim() } });
-      setSent(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { submit, busy, error } = useSubmit(async () => {
+    await request("POST", "/internal/auth/password-reset/request", { body: { email: email.trim() } });
+    setSent(true);
+  });
+  const waiting = useRetryWait(error);
 
   return (
     <form onSubmit={submit} aria-labelledby="forgot-title" noValidate>

@@ -1,8 +1,9 @@
 import { useState } from "preact/hooks";
 import { query } from "../api";
-import { ErrorBox, Pager, SelectField, TableRegion } from "../components";
+import { SelectField } from "../components";
 import { formatDateTime, shortId } from "../format";
-import { usePagedList } from "../lists";
+import { resettingPager, usePagedList } from "../lists";
+import { PagedTable } from "../paged-table";
 import type { Verification } from "../types";
 
 type Filter = "" | "in_progress" | "approved" | "denied" | "suspected" | "expired";
@@ -24,7 +25,6 @@ export function Verifications() {
     (cursor) => `/internal/verifications${query({ status, cursor, limit: 50 })}`,
     false,
   );
-  const data = list.data;
   return (
     <>
       <h1 id="page-title" tabIndex={-1}>
@@ -35,10 +35,7 @@ export function Verifications() {
           label="Status"
           value={status}
           options={FILTERS}
-          onValue={(v) => {
-            setStatus(v);
-            list.pager.reset();
-          }}
+          onValue={resettingPager(setStatus, list.pager)}
         />
         <div class="actions">
           <button type="button" class="secondary" onClick={() => void list.reload()}>
@@ -46,49 +43,28 @@ export function Verifications() {
           </button>
         </div>
       </form>
-      <ErrorBox error={list.error} />
-      <TableRegion label="Verifications">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Mitra</th>
-              <th scope="col">Status</th>
-              <th scope="col">Reason</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Re-issued</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Started</th>
-              <th scope="col">Updated</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data?.items.map((v) => (
-              <tr key={v.id}>
-                <th scope="row" class="mono" title={v.mitraId}>
-                  {shortId(v.mitraId)}
-                </th>
-                <td>
-                  <span class={`badge v-${v.status}`}>{LABEL[v.status] ?? v.status}</span>
-                </td>
-                <td>{v.reason ?? "—"}</td>
-                <td>{v.provider}</td>
-                <td>{v.recreateCount}</td>
-                <td>{formatDateTime(v.expiresAt)}</td>
-                <td>{formatDateTime(v.createdAt)}</td>
-                <td>{formatDateTime(v.updatedAt)}</td>
-              </tr>
-            ))}
-            {data && data.items.length === 0 && (
-              <tr>
-                <td colSpan={8} class="empty">
-                  No verification matches.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </TableRegion>
-      <Pager pager={list.pager} nextCursor={data?.nextCursor} label="Verifications" />
+      <PagedTable
+        list={list}
+        label="Verifications"
+        columns={["Mitra", "Status", "Reason", "Provider", "Re-issued", "Expires", "Started", "Updated"]}
+        empty="No verification matches."
+        row={(v) => (
+          <tr key={v.id}>
+            <th scope="row" class="mono" title={v.mitraId}>
+              {shortId(v.mitraId)}
+            </th>
+            <td>
+              <span class={`badge v-${v.status}`}>{LABEL[v.status] ?? v.status}</span>
+            </td>
+            <td>{v.reason ?? "—"}</td>
+            <td>{v.provider}</td>
+            <td>{v.recreateCount}</td>
+            <td>{formatDateTime(v.expiresAt)}</td>
+            <td>{formatDateTime(v.createdAt)}</td>
+            <td>{formatDateTime(v.updatedAt)}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }
