@@ -4,6 +4,7 @@ import { AuthService } from "./auth/auth-service.js";
 import { Revocations } from "./auth/revocation.js";
 import { createTokenCrypto } from "./auth/token-crypto.js";
 import type { Clock } from "./clock.js";
+import { DeadlineTimers } from "./deadline-timers.js";
 import { Notifier } from "./events/notifier.js";
 import type { GatewayDeps } from "./gateway-deps.js";
 import { Idempotency } from "./idempotency/idempotency.js";
@@ -19,7 +20,6 @@ import { retryUntilDone } from "./retry-until-done.js";
 import { Chat } from "./sessions/chat.js";
 import { OverdueSessionsSweep } from "./sessions/overdue-sessions-sweep.js";
 import { insertPendingSession } from "./sessions/session-store.js";
-import { SessionTimers } from "./sessions/session-timers.js";
 import { Sessions } from "./sessions/sessions.js";
 import { AutoOffline } from "./sweeps/auto-offline.js";
 import { HeartbeatMirror } from "./sweeps/heartbeat-mirror.js";
@@ -87,7 +87,7 @@ export function buildServices(d: CoreDeps) {
   const sessionHooks = {
     onRerouted: async (_customerId: string, _sessionId: string): Promise<void> => {},
   };
-  const sessionTimers: SessionTimers = new SessionTimers({
+  const sessionTimers: DeadlineTimers = new DeadlineTimers({
     now: d.now,
     log: d.log,
     onDue: (id) => sessions.onDue(id),

@@ -1,6 +1,6 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { SessionTimers } from "../src/sessions/session-timers.js";
+import { DeadlineTimers as SessionTimers } from "../src/deadline-timers.js";
 
 const log = pino({ level: "silent" });
 const DAY = 24 * 60 * 60_000;

@@ -37,3 +37,16 @@ function validTime(text: string): boolean {
   const t = Date.parse(ms);
   return !Number.isNaN(t) && new Date(t).toISOString() === ms;
 }
+
+/**
+ * Splits `limit + 1` rows (as fetched) into the page and the cursor of the
+ * next one: a cursor only when a row beyond the page exists.
+ */
+export function keysetPage<R extends { created_at_us: string; id: string }>(
+  rows: readonly R[],
+  limit: number,
+): { page: R[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { page, nextCursor: rows.length > limit && last ? encodeCursor(last.created_at_us, last.id) : null };
+}

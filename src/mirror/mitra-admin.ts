@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import { CREATED_AT_US, decodeCursor, encodeCursor } from "../db/keyset-cursor.js";
+import { CREATED_AT_US, decodeCursor, keysetPage } from "../db/keyset-cursor.js";
 import type { Pool } from "../db/pool.js";
 import { AppError, notFound } from "../errors.js";
 import { isUuid } from "../ids.js";
@@ -81,12 +81,8 @@ export class MitraAdmin {
        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return {
-      items: await this.items(page),
-      nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at_us, last.id) : null,
-    };
+    const { page, nextCursor } = keysetPage(rows, q.limit);
+    return { items: await this.items(page), nextCursor };
   }
 
   async get(id: string): Promise<MitraItem> {

@@ -1,6 +1,7 @@
 import type { AppConfigStore } from "../app-config/app-config-store.js";
 import type { Clock } from "../clock.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
+import { DeadlineTimers } from "../deadline-timers.js";
 import { AppError, notFound } from "../errors.js";
 import type { Notifier } from "../events/notifier.js";
 import type { Logger } from "../log.js";
@@ -9,7 +10,6 @@ import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import type { AcceptRace } from "./accept-race.js";
 import type { AvailablePicker } from "./available-picker.js";
-import { DeadlineTimers } from "./deadline-timers.js";
 import type { PairingView, RequestRow } from "./pairing-store.js";
 import * as store from "./pairing-store.js";
 
@@ -62,7 +62,15 @@ export class Pairing {
   private readonly timers: DeadlineTimers;
 
   constructor(private readonly d: PairingDeps) {
-    this.timers = new DeadlineTimers((id) => this.advance(id), d.log);
+    // advance() sets the next timer itself (dispatch knows the next batch's deadline).
+    this.timers = new DeadlineTimers({
+      now: d.now,
+      log: d.log,
+      onDue: async (id) => {
+        await this.advance(id);
+        return null;
+      },
+    });
   }
 
   /** pairing.request: a new request, then its first batch (retries with a key go through the idempotency module). */
@@ -215,17 +223,17 @@ export class Pairing {
     if (req?.status !== "searching") return this.timers.clear(requestId);
     const now = this.d.now();
     if (req.deadline_at <= now) return this.fail(req, "TIMEOUT");
-    if (req.next_batch_at && req.next_batch_at > now) return this.timers.set(requestId, nextDue(req));
+    if (req.next_batch_at && req.next_batch_at > now) return this.timers.schedule(requestId, nextDue(req));
     await this.dispatch(requestId, req.batch, false);
   }
 
   /** Timers of the searching requests, restored at start (the sweep covers the rest). */
   async restoreTimers(): Promise<void> {
-    for (const req of await store.searchingRequests(this.d.pool)) this.timers.set(req.id, nextDue(req));
+    for (const req of await store.searchingRequests(this.d.pool)) this.timers.schedule(req.id, nextDue(req));
   }
 
   stop(): void {
-    this.timers.clearAll();
+    this.timers.stop();
   }
 
   /**
@@ -253,7 +261,7 @@ export class Pairing {
       return { req, lapsed };
     });
     if (!step) return;
-    this.timers.set(requestId, nextDue(step.req));
+    this.timers.schedule(requestId, nextDue(step.req));
     const customer = {
       displayName: await store.displayNameOf(this.d.pool, "customers", step.req.customer_id),
     };

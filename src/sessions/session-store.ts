@@ -1,4 +1,4 @@
-import { CREATED_AT_US, decodeCursor, encodeCursor } from "../db/keyset-cursor.js";
+import { CREATED_AT_US, decodeCursor, keysetPage } from "../db/keyset-cursor.js";
 import type { Queryable } from "../db/pool.js";
 import { isUuid } from "../ids.js";
 import { type END_REASONS, SESSION_STATUSES } from "../protocol/index.js";
@@ -247,13 +247,12 @@ export async function listOpenSessions(
      ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
     params,
   );
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
+  const { page, nextCursor } = keysetPage(rows, q.limit);
   return {
     items: page.map((r) => ({
       ...sessionView(r),
       ageSeconds: Math.max(0, Math.floor((now.getTime() - r.created_at.getTime()) / 1000)),
     })),
-    nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at_us, last.id) : null,
+    nextCursor,
   };
 }

@@ -2,6 +2,7 @@ import type { AppConfigStore } from "../app-config/app-config-store.js";
 import type { Principal } from "../auth/user-types.js";
 import type { Clock } from "../clock.js";
 import type { Pool, Queryable } from "../db/pool.js";
+import type { DeadlineTimers } from "../deadline-timers.js";
 import { AppError, notFound, validationFailed } from "../errors.js";
 import type { Notifier } from "../events/notifier.js";
 import type { Logger } from "../log.js";
@@ -23,7 +24,6 @@ import {
   sessionView,
   type Transition,
 } from "./session-store.js";
-import type { SessionTimers } from "./session-timers.js";
 
 /** Who acts: a signed-in customer or mitra (an operator is never a party). */
 export type Caller = Pick<Principal, "userId" | "userType">;
@@ -34,7 +34,7 @@ export interface SessionsDeps {
   log: Logger;
   appConfig: Pick<AppConfigStore, "get">;
   notifier: Notifier;
-  timers: SessionTimers;
+  timers: DeadlineTimers;
   /** Capacity from Postgres into the mirror (`avail.recomputeCapacity`). */
   recomputeCapacity(mitraIds: readonly string[]): Promise<void>;
   /** After a REROUTED ending commits: pair the customer again at once (wired by pairing). */

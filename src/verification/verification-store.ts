@@ -1,4 +1,4 @@
-import { CREATED_AT_US, decodeCursor, encodeCursor } from "../db/keyset-cursor.js";
+import { CREATED_AT_US, decodeCursor, keysetPage } from "../db/keyset-cursor.js";
 import type { Queryable } from "../db/pool.js";
 import type { ProviderSession, VerificationStatus } from "./provider.js";
 
@@ -180,8 +180,7 @@ export async function listVerifications(
      ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
     params,
   );
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
+  const { page, nextCursor } = keysetPage(rows, q.limit);
   return {
     items: page.map((r) => ({
       id: r.id,
@@ -194,6 +193,6 @@ export async function listVerifications(
       createdAt: r.created_at.toISOString(),
       updatedAt: r.updated_at.toISOString(),
     })),
-    nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at_us, last.id) : null,
+    nextCursor,
   };
 }

@@ -52,28 +52,19 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
       // RFC 6455 §4.2.1: an opening handshake names `upgrade` in Connection. Without it
       // (e.g. `Connection: close`) uWS marks the HTTP connection to be closed once the
       // response ends, and with our build it then closes the fresh WebSocket (docs/websocket.md).
-      if (!hasUpgradeToken(req.getHeader("connection"))) {
-        const r = errorResponse(
+      if (!hasUpgradeToken(req.getHeader("connection")))
+        return refuse(
+          res,
           new AppError("BAD_UPGRADE", 400, "A WebSocket upgrade needs `Connection: Upgrade`"),
-          log,
-          "ws-upgrade",
         );
-        return writeResponse(res, r, "ws-upgrade", false, true);
-      }
       const origin = req.getHeader("origin");
       if (
         opts.allowedOrigins &&
         origin &&
         !opts.allowedOrigins.has(origin) &&
         !isSameOrigin(origin, req.getHeader("host"))
-      ) {
-        const r = errorResponse(
-          new AppError("FORBIDDEN", 403, "This origin may not open this socket"),
-          log,
-          "ws-upgrade",
-        );
-        return writeResponse(res, r, "ws-upgrade", false, true);
-      }
+      )
+        return refuse(res, new AppError("FORBIDDEN", 403, "This origin may not open this socket"));
       // The request is valid only now: copy everything before the first await.
       const key = req.getHeader("sec-websocket-key");
       const protocol = req.getHeader("sec-websocket-protocol");
@@ -104,9 +95,7 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
           );
         },
         (err: unknown) => {
-          if (aborted) return;
-          const r = errorResponse(err, log, "ws-upgrade");
-          res.cork(() => writeResponse(res, r, "ws-upgrade", false, true));
+          if (!aborted) res.cork(() => refuse(res, err));
         },
       );
     },
@@ -118,13 +107,13 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
       // can make it close the new socket without a close frame (uWebSockets.js#1108,
       // uWebSockets#1928, docs/websocket.md). The socket is activated on the next loop
       // turn, corked there, or by its first frame, whichever comes first.
-      setImmediate(() => ws.getUserData().closed || ws.cork(activation(ws)));
+      setImmediate(() => ws.getUserData().closed || ws.cork(() => activate(ws)));
     },
 
     message: (ws: Ws, message: ArrayBuffer, isBinary: boolean) => {
-      activation(ws)();
-      if (message.byteLength > MAX_FRAME_BYTES) return hub.close(ws, CLOSE.tooBig, "frame too big");
       const d = ws.getUserData();
+      if (!d.active) activate(ws);
+      if (message.byteLength > MAX_FRAME_BYTES) return hub.close(ws, CLOSE.tooBig, "frame too big");
       const admission = admit(d.bucket, Date.now());
       if (admission !== "ok") {
         s.metrics.wsRateLimited.inc();
@@ -152,14 +141,16 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
       s.metrics.wsFramesIn.inc({ type: type.length <= 32 ? type || "untyped" : "long" });
       // Counted until answered: at shutdown the socket closes (1001) only after its answers went out.
       d.pending++;
-      handleFrame(s, { data: d, moveSid: (sid) => hub.moveSid(ws, sid) }, { id, type, value: obj })
-        .then(
-          (ack) => {
-            if (id !== undefined) hub.send(ws, "ack", JSON.stringify({ type: "ack", id, ...ack }));
-          },
-          (err: unknown) => hub.send(ws, "error", errorFrame(err, id, log)),
-        )
-        .finally(() => hub.answered(ws));
+      handleFrame(s, { data: d, moveSid: (sid) => hub.moveSid(ws, sid) }, { id, type, value: obj }).then(
+        (ack) => {
+          if (id !== undefined) hub.send(ws, "ack", JSON.stringify({ type: "ack", id, ...ack }));
+          hub.answered(ws);
+        },
+        (err: unknown) => {
+          hub.send(ws, "error", errorFrame(err, id, log));
+          hub.answered(ws);
+        },
+      );
     },
 
     drain: (ws: Ws) => hub.drained(ws),
@@ -167,27 +158,30 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
     close: (ws: Ws) => hub.unregister(ws),
   });
 
+  /** An upgrade refused with the usual JSON error and no socket. */
+  function refuse(res: HttpResponse, err: unknown): void {
+    writeResponse(res, errorResponse(err, log, "ws-upgrade"), "ws-upgrade", false, true);
+  }
+
   /** Registers the socket (revocation, fan-out topics), then sends hello and the greeting frames; once. */
-  function activation(ws: Ws): () => void {
-    return () => {
-      const d = ws.getUserData();
-      if (d.active || d.closed) return;
-      d.active = true;
-      hub.register(ws);
-      hub.send(
-        ws,
-        "hello",
-        JSON.stringify({
-          type: "hello",
-          userId: d.userId,
-          userType: d.userType,
-          authSessionId: d.sid,
-          heartbeatIntervalSeconds: Math.floor(s.config.HEARTBEAT_STALE_SECONDS / 3),
-          accessExpiresAt: new Date(d.exp * 1000).toISOString(),
-        }),
-      );
-      opts.greet(ws);
-    };
+  function activate(ws: Ws): void {
+    const d = ws.getUserData();
+    if (d.active || d.closed) return;
+    d.active = true;
+    hub.register(ws);
+    hub.send(
+      ws,
+      "hello",
+      JSON.stringify({
+        type: "hello",
+        userId: d.userId,
+        userType: d.userType,
+        authSessionId: d.sid,
+        heartbeatIntervalSeconds: Math.floor(s.config.HEARTBEAT_STALE_SECONDS / 3),
+        accessExpiresAt: new Date(d.exp * 1000).toISOString(),
+      }),
+    );
+    opts.greet(ws);
   }
 }
 
