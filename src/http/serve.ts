@@ -28,6 +28,7 @@ const STATUS_TEXT: Record<number, string> = {
   423: "Locked",
   429: "Too Many Requests",
   500: "Internal Server Error",
+  502: "Bad Gateway",
   503: "Service Unavailable",
 };
 

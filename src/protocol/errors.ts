@@ -55,6 +55,10 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, when: "over a rate limit; carries `retryAfterSeconds`" },
   ATTEMPTS_EXCEEDED: { status: 429, when: "too many wrong OTP codes; carries `retryAfterSeconds`" },
   INTERNAL: { status: 500, when: "a bug; the log has the request id, the client gets no detail" },
+  VERIFICATION_PROVIDER_ERROR: {
+    status: 502,
+    when: "the identity-verification provider failed, timed out or answered something unexpected; nothing changed",
+  },
   BUSY: { status: 503, when: "too many password hashes queued; carries `retryAfterSeconds`" },
   DEPENDENCY_UNAVAILABLE: { status: 503, when: "Postgres or a provider is unavailable for this request" },
 } as const satisfies Record<string, { status: number; when: string }>;

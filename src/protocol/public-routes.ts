@@ -269,7 +269,7 @@ export const PUBLIC_ROUTES: readonly RouteSpec[] = [
     idempotent: true,
     body: noFieldsSchema,
     answers: { 200: verificationSchema },
-    errors: ["NOT_FOUND", "REQUEST_IN_PROGRESS"],
+    errors: ["NOT_FOUND", "REQUEST_IN_PROGRESS", "VERIFICATION_PROVIDER_ERROR"],
   },
   {
     ...pub,
@@ -279,7 +279,7 @@ export const PUBLIC_ROUTES: readonly RouteSpec[] = [
     summary: "The mitra's verification status (an expired provider session is re-minted in place)",
     auth: mitra,
     answers: { 200: verificationSchema },
-    errors: ["NOT_FOUND"],
+    errors: ["NOT_FOUND", "VERIFICATION_PROVIDER_ERROR"],
   },
   {
     ...pub,
