@@ -150,6 +150,43 @@ describe("chat.send", () => {
     expect(await storedCount(c.session.id)).toBe(1);
   });
 
+  it("messages of many sessions sent in the same instant go in one statement: each stored once, in order, to its own recipient, and a stranger's among them refused", async () => {
+    const all = await Promise.all([0, 1, 2, 3].map(() => chatters()));
+    const [a, b] = all as [Chatters, Chatters];
+    const sent = all.flatMap((c) => [
+      send(c.customerWs, c.session.id, "x1", `1 to ${c.mitraId}`),
+      send(c.customerWs, c.session.id, "x2", `2 to ${c.mitraId}`),
+      send(c.mitraWs, c.session.id, "x1", `1 to ${c.customerId}`),
+    ]);
+    // In the same ticks: a stranger writing into another session, and a same-tick duplicate.
+    const stranger = send(b.customerWs, a.session.id, "x9", "not mine");
+    const dup = send(a.customerWs, a.session.id, "x1", "a duplicate");
+    const acks = await Promise.all(sent);
+    expect(acks.every((f) => f.type === "ack")).toBe(true);
+    expect(await stranger).toMatchObject({ type: "error", code: "NOT_FOUND" });
+    expect((await dup).message).toEqual(acks[0]?.message);
+    await sleep(300);
+    for (const c of all) {
+      expect(await storedCount(c.session.id)).toBe(3);
+      const toMitra = c.mitraWs.frames.filter((f) => f.type === "chat.message").map((f) => f.message.text);
+      expect(toMitra).toEqual([`1 to ${c.mitraId}`, `2 to ${c.mitraId}`]);
+      const toCustomer = c.customerWs.frames
+        .filter((f) => f.type === "chat.message")
+        .map((f) => f.message.text);
+      expect(toCustomer).toEqual([`1 to ${c.customerId}`]);
+      const page = await catchUp(
+        0,
+        `/api/client/sessions/${c.session.id}/messages`,
+        c.customer.accessToken,
+        50,
+      );
+      expect(page.items.filter((m) => m.senderType === "customer").map((m) => m.clientMsgId)).toEqual([
+        "x1",
+        "x2",
+      ]);
+    }
+  });
+
   it("the same clientMsgId from the other party is another message", async () => {
     const c = await chatters();
     const a = await send(c.customerWs, c.session.id, "1", "from customer");

@@ -3,10 +3,10 @@ import type { Clock } from "../clock.js";
 import type { Pool } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
+import { TickBatch } from "../tick-batch.js";
 import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import type { PubSub } from "../valkey/pubsub.js";
-import { TickBatch } from "../valkey/tick-batch.js";
 
 /** Each process looks for new revocations in Postgres at least this often while Valkey is not usable. */
 const PG_POLL_MS = 500;

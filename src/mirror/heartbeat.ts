@@ -2,10 +2,10 @@ import type { Clock } from "../clock.js";
 import type { Pool } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
+import { TickBatch } from "../tick-batch.js";
 import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
-import { TickBatch } from "../valkey/tick-batch.js";
 import { accountInactive } from "./mitra-status.js";
 
 const SCRIPT = "heartbeatGuardSet";

@@ -4,12 +4,16 @@ import type { Pool } from "../db/pool.js";
 import { issuesFromZod, notFound, validationFailed } from "../errors.js";
 import type { Notifier } from "../events/notifier.js";
 import { MESSAGE_PAGE } from "../protocol/index.js";
+import { TickBatch } from "../tick-batch.js";
 import {
   findByClientMsgId,
-  insertMessage,
+  insertMessages,
   type MessageView,
+  messageKey,
   messagesAfter,
   messageView,
+  type NewMessage,
+  type StoredMessage,
   seqOf,
 } from "./message-store.js";
 import { isUuid } from "./session-store.js";
@@ -47,6 +51,16 @@ export interface MessagePage {
  * retry returns the first message and stores nothing new.
  */
 export class Chat {
+  /**
+   * A tick's messages, of every session, go to Postgres in one statement
+   * (group commit: while 4 statements run, new messages wait and go
+   * together), and each stored one is pushed to its recipient once.
+   */
+  private readonly store = new TickBatch<string, StoredMessage | undefined, NewMessage>(
+    (keys, messages) => this.storeAndDeliver(keys, messages),
+    { maxInFlight: 4, maxBatch: 200 },
+  );
+
   constructor(private readonly d: ChatDeps) {}
 
   async send(caller: Caller, input: SendInput): Promise<{ message: MessageView }> {
@@ -57,21 +71,9 @@ export class Chat {
     if (!isUuid(m.sessionId) || (sender !== "customer" && sender !== "mitra"))
       throw notFound("No such session");
     for (let attempt = 0; attempt < 2; attempt++) {
-      const stored = await insertMessage(
-        this.d.pool,
-        { ...m, senderType: sender, senderId: caller.userId },
-        this.d.now(),
-      );
-      if (stored) {
-        const message = messageView(stored);
-        const frame = { type: "chat.message", message };
-        await this.d.notifier.toUser(
-          sender === "customer" ? "mitra" : "customer",
-          stored.recipient_id,
-          frame,
-        );
-        return { message };
-      }
+      const msg: NewMessage = { ...m, senderType: sender, senderId: caller.userId };
+      const stored = await this.store.get(messageKey(msg.sessionId, msg.senderId, msg.clientMsgId), msg);
+      if (stored) return { message: messageView(stored) };
       // A retry of a message stored before: the first one, even if its text differs or the session has ended since.
       const first = await findByClientMsgId(this.d.pool, m.sessionId, caller.userId, m.clientMsgId);
       if (first) return { message: messageView(first) };
@@ -80,6 +82,23 @@ export class Chat {
       if (session.status !== "active") throw sessionState(session.status);
     }
     throw sessionState("active");
+  }
+
+  private async storeAndDeliver(
+    keys: string[],
+    messages: NewMessage[],
+  ): Promise<(StoredMessage | undefined)[]> {
+    const rows = await insertMessages(this.d.pool, messages, this.d.now());
+    const byKey = new Map(rows.map((r) => [messageKey(r.session_id, r.sender_id, r.client_msg_id), r]));
+    await Promise.all(
+      rows.map((r) =>
+        this.d.notifier.toUser(r.sender_type === "customer" ? "mitra" : "customer", r.recipient_id, {
+          type: "chat.message",
+          message: messageView(r),
+        }),
+      ),
+    );
+    return keys.map((k) => byKey.get(k));
   }
 
   /** Messages oldest first, `limit` per page, after the message `after` (catch-up after a reconnect). */

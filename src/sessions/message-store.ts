@@ -37,48 +37,82 @@ export function messageView(r: MessageRow): MessageView {
   };
 }
 
+/** A message to store: its sender and its idempotency key. */
+export interface NewMessage {
+  sessionId: string;
+  senderType: "customer" | "mitra";
+  senderId: string;
+  clientMsgId: string;
+  text: string;
+}
+
+export type StoredMessage = MessageRow & { recipient_id: string };
+
 /**
- * Stores a message if its sender is a party of the session and the session
- * is active and not past its expiry, in one statement; undefined when it was
- * not stored (not allowed, or this clientMsgId was stored before).
+ * Stores messages whose sender is a party of the session, the session active
+ * and not past its expiry, in one statement (a tick's messages of every
+ * session at once); returns the rows stored, each with the other party.
+ * A message not returned was not stored (not allowed, or its clientMsgId was
+ * stored before, or repeated earlier in the same call).
  *
- * The session row is locked (FOR NO KEY UPDATE) until the insert commits, so
- * the messages of one session take their `seq` in commit order — a reader
- * catching up with `after=` can never skip one committed late under a lower
- * seq — and an ending waits for a message being stored (or refuses it).
+ * The session rows are locked (FOR NO KEY UPDATE, in id order so two calls
+ * never deadlock) until the insert commits, so the messages of one session
+ * take their `seq` in commit order — a reader catching up with `after=` can
+ * never skip one committed late under a lower seq — and an ending waits for a
+ * message being stored (or refuses it). Within a call, seq follows the order
+ * of `messages`. A named statement: parsed and planned once per connection.
  */
-export async function insertMessage(
+export async function insertMessages(
   db: Queryable,
-  m: {
-    sessionId: string;
-    senderType: "customer" | "mitra";
-    senderId: string;
-    clientMsgId: string;
-    text: string;
-  },
+  messages: readonly NewMessage[],
   now: Date,
-): Promise<(MessageRow & { recipient_id: string }) | undefined> {
-  const party = m.senderType === "customer" ? "customer_id" : "mitra_id";
-  const other = m.senderType === "customer" ? "mitra_id" : "customer_id";
-  // One statement: the session row is checked and locked (so seq follows commit order), the
-  // message inserted, and the recipient returned for delivery — no second round trip.
-  const { rows } = await db.query<MessageRow & { recipient_id: string }>(
-    `WITH s AS (
-       SELECT id, ${other} AS recipient_id FROM chat_sessions
-       WHERE id = $1 AND ${party} = $3::uuid AND status = 'active'
+): Promise<StoredMessage[]> {
+  const { rows } = await db.query<StoredMessage>({
+    name: "chat-insert-messages",
+    text: `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[])
+         WITH ORDINALITY AS t(session_id, sender_type, sender_id, client_msg_id, text, ord)
+     ), s AS (
+       SELECT id, customer_id, mitra_id FROM chat_sessions
+       WHERE id IN (SELECT session_id FROM input) AND status = 'active'
          AND coalesce(expires_at > $6::timestamptz, true)
+       ORDER BY id
        FOR NO KEY UPDATE
      ), ins AS (
        INSERT INTO chat_messages (session_id, sender_type, sender_id, client_msg_id, text, created_at)
-       SELECT s.id, $2::text, $3::uuid, $4::text, $5::text, $6::timestamptz FROM s
+       SELECT i.session_id, i.sender_type, i.sender_id, i.client_msg_id, i.text, $6::timestamptz
+       FROM input i JOIN s ON s.id = i.session_id
+         AND i.sender_id = CASE i.sender_type WHEN 'customer' THEN s.customer_id ELSE s.mitra_id END
+       ORDER BY i.ord
        ON CONFLICT (session_id, sender_id, client_msg_id) DO NOTHING
        RETURNING ${COLUMNS}
      )
-     SELECT ins.*, s.recipient_id FROM ins, s`,
-    [m.sessionId, m.senderType, m.senderId, m.clientMsgId, m.text, now],
-  );
-  return rows[0];
+     SELECT ins.*, CASE ins.sender_type WHEN 'customer' THEN s.mitra_id ELSE s.customer_id END AS recipient_id
+     FROM ins JOIN s ON s.id = ins.session_id`,
+    values: [
+      messages.map((m) => m.sessionId),
+      messages.map((m) => m.senderType),
+      messages.map((m) => m.senderId),
+      messages.map((m) => m.clientMsgId),
+      messages.map((m) => m.text),
+      now,
+    ],
+  });
+  return rows;
 }
+
+/** One message: {@link insertMessages} for a single one; undefined when it was not stored. */
+export async function insertMessage(
+  db: Queryable,
+  m: NewMessage,
+  now: Date,
+): Promise<StoredMessage | undefined> {
+  return (await insertMessages(db, [m], now))[0];
+}
+
+/** The key a message is stored under (its idempotency key): one slot per key in a batch. */
+export const messageKey = (sessionId: string, senderId: string, clientMsgId: string): string =>
+  `${sessionId} ${senderId} ${clientMsgId}`;
 
 /** The message a sender stored earlier under this clientMsgId, if any. */
 export async function findByClientMsgId(
