@@ -1,5 +1,44 @@
 import { readdir } from "node:fs/promises";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { CLIENT_FRAME_TYPES } from "./protocol/index.js";
+
+/**
+ * A counter by `type` kept in plain numbers and handed to prom-client at
+ * scrape time: counting a frame costs a Map update, where prom-client's
+ * `inc({type})` hashes and validates a labels object every time (it runs for
+ * every frame in and out). With `known`, any other type counts as `other`, so
+ * clients cannot grow the label set.
+ */
+export class CountsByType {
+  private readonly counts = new Map<string, number>();
+
+  constructor(
+    registry: Registry,
+    name: string,
+    help: string,
+    private readonly only?: { known: readonly string[]; other: string },
+  ) {
+    const counts = this.counts;
+    new Counter({
+      name,
+      help,
+      labelNames: ["type"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [type, n] of counts) this.inc({ type }, n);
+      },
+    });
+    if (only) for (const t of only.known) counts.set(t, 0);
+  }
+
+  inc(type: string, n = 1): void {
+    const current = this.counts.get(type);
+    if (current !== undefined) this.counts.set(type, current + n);
+    else if (this.only) this.counts.set(this.only.other, (this.counts.get(this.only.other) ?? 0) + n);
+    else this.counts.set(type, n);
+  }
+}
 
 /**
  * One Registry per gateway instance: prom-client's default registry refuses a
@@ -54,18 +93,13 @@ export function createMetrics() {
       labelNames: ["user_type"] as const,
       registers: [registry],
     }),
-    wsFramesIn: new Counter({
-      name: "halo_ws_frames_in_total",
-      help: "Client frames received, by type (invalid ones as bad)",
-      labelNames: ["type"] as const,
-      registers: [registry],
-    }),
-    wsFramesOut: new Counter({
-      name: "halo_ws_frames_out_total",
-      help: "Frames sent to sockets, by type",
-      labelNames: ["type"] as const,
-      registers: [registry],
-    }),
+    wsFramesIn: new CountsByType(
+      registry,
+      "halo_ws_frames_in_total",
+      "Client frames received, by type (invalid JSON as bad, a type we do not know as unknown)",
+      { known: [...CLIENT_FRAME_TYPES, "bad", "untyped"], other: "unknown" },
+    ),
+    wsFramesOut: new CountsByType(registry, "halo_ws_frames_out_total", "Frames sent to sockets, by type"),
     wsRateLimited: new Counter({
       name: "halo_ws_rate_limited_total",
       help: "Client frames refused by the per-socket rate limit",

@@ -33,7 +33,8 @@ export const idempotencyKeySchema = z
   .regex(/^[\x20-\x7e]+$/, "must be printable ASCII");
 
 /** A frame's `id`: a string or number of the client's choosing, echoed back exactly (contract §4). */
-export const frameIdSchema = z.union([z.string().max(128), z.number().finite()]);
+export const FRAME_ID_MAX = 128;
+export const frameIdSchema = z.union([z.string().max(FRAME_ID_MAX), z.number().finite()]);
 
 /** A keyset cursor of a list (opaque; pass back `nextCursor`). */
 export const cursorSchema = z.string().max(200);

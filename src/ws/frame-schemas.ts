@@ -7,6 +7,6 @@ export {
   type ClientFrame,
   type ClientFrameType,
   clientFrames,
-  frameIdSchema as frameId,
+  FRAME_ID_MAX,
   frameSenders,
 } from "../protocol/index.js";

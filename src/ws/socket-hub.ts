@@ -89,7 +89,7 @@ export class SocketHub {
     const d = ws.getUserData();
     if (d.closed) return;
     ws.send(frame);
-    this.metrics.wsFramesOut.inc({ type });
+    this.metrics.wsFramesOut.inc(type);
     if (ws.getBufferedAmount() > HARD_BACKPRESSURE) this.close(ws, CLOSE.slowReader, "slow reader");
   }
 
@@ -149,7 +149,7 @@ export class SocketHub {
     for (const app of this.apps) app.publish(topic, frame);
     const subscribers = this.byTopic.get(topic);
     if (!subscribers) return;
-    this.metrics.wsFramesOut.inc({ type: "fanout" }, subscribers.size);
+    this.metrics.wsFramesOut.inc("fanout", subscribers.size);
     for (const ws of [...subscribers])
       if (ws.getBufferedAmount() > HARD_BACKPRESSURE) this.close(ws, CLOSE.slowReader, "slow reader");
   }

@@ -405,6 +405,7 @@ describe("/metrics", () => {
       mitra: await metric("halo_ws_sockets", 'user_type="mitra"'),
       heartbeats: await metric("halo_ws_frames_in_total", 'type="heartbeat"'),
       bad: await metric("halo_ws_frames_in_total", 'type="bad"'),
+      unknown: await metric("halo_ws_frames_in_total", 'type="unknown"'),
     };
     expect(before.customer).toBe(gw().gateway.ws.hub.countOf("customer"));
     const c1 = await customerSocket();
@@ -413,10 +414,18 @@ describe("/metrics", () => {
     await m.ws.request({ type: "heartbeat" });
     m.ws.send("{nope");
     await m.ws.next("error");
+    // Types nobody knows count as one label value, whatever a client invents.
+    for (const type of ["made.up", "x".repeat(40), "__proto__"]) {
+      const r = await m.ws.request({ type });
+      expect(r).toMatchObject({ type: "error", code: "UNKNOWN_TYPE" });
+    }
     expect(await metric("halo_ws_sockets", 'user_type="customer"')).toBe(before.customer + 2);
     expect(await metric("halo_ws_sockets", 'user_type="mitra"')).toBe(before.mitra + 1);
     expect(await metric("halo_ws_frames_in_total", 'type="heartbeat"')).toBe(before.heartbeats + 1);
     expect(await metric("halo_ws_frames_in_total", 'type="bad"')).toBe(before.bad + 1);
+    expect(await metric("halo_ws_frames_in_total", 'type="unknown"')).toBe(before.unknown + 3);
+    const text = await (await fetch(`${gw().internalUrl}/metrics`)).text();
+    expect(text).not.toMatch(/halo_ws_frames_in_total\{type="(made\.up|x{40}|__proto__)"\}/);
 
     await c1.ws.close();
     await c2.ws.close();
