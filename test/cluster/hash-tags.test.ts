@@ -7,7 +7,7 @@ import { startTestGateway, type TestGateway, waitFor } from "../support/gateway.
 import { everyoneOffline, onlineMitra, type Party, socketCustomer } from "../support/pairing.js";
 import { QUIET_SWEEPS } from "../support/setup.js";
 import { testPrefix } from "../support/valkey.js";
-import { infoSum, someCluster, type TestCluster } from "../support/valkey-cluster.js";
+import { infoSum, ownerPort, someCluster, type TestCluster } from "../support/valkey-cluster.js";
 
 /**
  * On a Valkey Cluster every multi-key command and Lua script must keep its
@@ -118,29 +118,14 @@ describe("hash tags on a Valkey Cluster", () => {
 
   it("the event shard channels land on every primary, tag i in the i-th sixteenth of the slots", async () => {
     const ports = await cluster.primaryPorts();
-    const owners = new Set<string>();
+    const owners = new Set<number>();
     const v = gw(0).valkey as NonNullable<TestGateway["valkey"]>;
     for (const [i, channel] of gw(0).gateway.services.keys.channel.events.entries()) {
       expect(channel).toContain(`{${EVENT_SHARD_TAGS[i]}}`);
       const slot = Number(await v.call("CLUSTER", "KEYSLOT", channel));
       expect(Math.floor(slot / 1024)).toBe(i);
-      const shards = (await v.call("CLUSTER", "SHARDS")) as unknown[];
-      owners.add(ownerOf(shards, slot));
+      owners.add(await ownerPort(v, channel));
     }
     expect(owners.size).toBe(ports.length);
   });
 });
-
-/** The primary's port owning `slot`, from a CLUSTER SHARDS reply. */
-function ownerOf(shards: unknown[], slot: number): string {
-  for (const shard of shards as unknown[][]) {
-    const slots = shard[1] as number[];
-    const nodes = shard[3] as unknown[][];
-    for (let i = 0; i < slots.length; i += 2)
-      if (slot >= (slots[i] as number) && slot <= (slots[i + 1] as number)) {
-        const primary = nodes.find((n) => n[n.indexOf("role") + 1] === "master") as unknown[];
-        return String(primary[primary.indexOf("port") + 1]);
-      }
-  }
-  throw new Error(`no owner for slot ${slot}`);
-}

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import type { ValkeyClient } from "../../src/valkey/client.js";
 import { TEST_VALKEY_CLUSTER_NODES } from "./env.js";
 
 const SCRIPT = fileURLToPath(new URL("../../scripts/valkey-cluster.sh", import.meta.url));
@@ -119,4 +120,22 @@ export async function infoSum(ports: number[], section: string, pattern: RegExp)
     }
   }
   return sum;
+}
+
+/** The port of the primary that owns `key`'s slot now (CLUSTER KEYSLOT, then CLUSTER SHARDS). */
+export async function ownerPort(client: ValkeyClient, key: string): Promise<number> {
+  const slot = Number(await client.call("CLUSTER", "KEYSLOT", key));
+  const shards = (await client.call("CLUSTER", "SHARDS")) as unknown[][];
+  for (const shard of shards) {
+    const slots = shard[1] as number[];
+    const nodes = shard[3] as unknown[][];
+    for (let i = 0; i < slots.length; i += 2)
+      if (slot >= (slots[i] as number) && slot <= (slots[i + 1] as number)) {
+        const primary = nodes.find(
+          (n) => n[n.indexOf("role") + 1] === "master" && n[n.indexOf("health") + 1] === "online",
+        );
+        if (primary) return Number(primary[primary.indexOf("port") + 1]);
+      }
+  }
+  throw new Error(`no live primary owns the slot of ${key}`);
 }
