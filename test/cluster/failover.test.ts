@@ -1,11 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { shardOf } from "../../src/ws/fanout.js";
-import { createTestDatabase, type TestDatabase } from "../support/db.js";
-import { startTestGateway, type TestGateway, waitFor } from "../support/gateway.js";
+import { type TestGateway, waitFor } from "../support/gateway.js";
 import { everyoneOffline, onlineMitra, type Party, socketCustomer } from "../support/pairing.js";
-import { QUIET_SWEEPS } from "../support/setup.js";
-import { testPrefix } from "../support/valkey.js";
-import { ownerPort, startPrivateCluster, type TestCluster } from "../support/valkey-cluster.js";
+import { ownerPort, startPrivateCluster, useClusterGateways } from "../support/valkey-cluster.js";
 
 /**
  * kill -9 of a cluster primary under two gateways (a private cluster: the
@@ -14,32 +11,9 @@ import { ownerPort, startPrivateCluster, type TestCluster } from "../support/val
  * subscriptions there, and serve heartbeats, fan-out and pairing from
  * Valkey again within seconds.
  */
-let cluster: TestCluster;
-let db: TestDatabase;
-const gws: TestGateway[] = [];
-const parties: Party[] = [];
-const gw = (i: number): TestGateway => gws[i] as TestGateway;
-
-beforeAll(async () => {
-  cluster = await startPrivateCluster();
-  db = await createTestDatabase();
-  const prefix = testPrefix();
-  for (let i = 0; i < 2; i++)
-    gws.push(
-      await startTestGateway({
-        databaseUrl: db.url,
-        valkeyUrl: null,
-        prefix,
-        env: { ...QUIET_SWEEPS, VALKEY_CLUSTER_NODES: cluster.nodes },
-      }),
-    );
-}, 90_000);
-afterAll(async () => {
-  await Promise.all(parties.map((p) => p.ws.close()));
-  for (const g of gws) await g.close();
-  await db?.drop();
-  await cluster?.stop();
-});
+const ctx = useClusterGateways(2, startPrivateCluster);
+const gw = (i: number): TestGateway => ctx.gateways[i] as TestGateway;
+const parties = ctx.parties;
 
 const readyzValkey = async (g: TestGateway): Promise<string> =>
   ((await (await fetch(`${g.internalUrl}/readyz`)).json()) as { valkey: string }).valkey;
@@ -65,7 +39,7 @@ describe("a Valkey Cluster primary killed under load", () => {
     expect(crossing.length, "some customers' frames travel through the killed primary").toBeGreaterThan(0);
 
     const killedAt = Date.now();
-    cluster.kill(victim);
+    ctx.cluster.kill(victim);
 
     // Heartbeats reach Valkey again: the mitra's heartbeat key moves past the kill.
     const hbKey = keys.mitraHeartbeat(mitra.id);

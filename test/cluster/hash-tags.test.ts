@@ -1,13 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EVENT_SHARD_TAGS } from "../../src/valkey/keys.js";
 import { OwnedLocks } from "../../src/valkey/owned-lock.js";
-import { createTestDatabase, type TestDatabase } from "../support/db.js";
-import { startTestGateway, type TestGateway, waitFor } from "../support/gateway.js";
+import { type TestGateway, waitFor } from "../support/gateway.js";
 import { everyoneOffline, onlineMitra, type Party, socketCustomer } from "../support/pairing.js";
-import { QUIET_SWEEPS } from "../support/setup.js";
-import { testPrefix } from "../support/valkey.js";
-import { infoSum, ownerPort, someCluster, type TestCluster } from "../support/valkey-cluster.js";
+import { infoSum, ownerPort, someCluster, useClusterGateways } from "../support/valkey-cluster.js";
 
 /**
  * On a Valkey Cluster every multi-key command and Lua script must keep its
@@ -17,33 +14,9 @@ import { infoSum, ownerPort, someCluster, type TestCluster } from "../support/va
  * and the primaries count no CROSSSLOT error, after every script and
  * multi-key path has run.
  */
-let cluster: TestCluster;
-let db: TestDatabase;
-const gws: TestGateway[] = [];
-const parties: Party[] = [];
-
-beforeAll(async () => {
-  cluster = await someCluster();
-  db = await createTestDatabase();
-  const prefix = testPrefix();
-  for (let i = 0; i < 2; i++)
-    gws.push(
-      await startTestGateway({
-        databaseUrl: db.url,
-        valkeyUrl: null,
-        prefix,
-        env: { ...QUIET_SWEEPS, VALKEY_CLUSTER_NODES: cluster.nodes },
-      }),
-    );
-}, 90_000);
-afterAll(async () => {
-  await Promise.all(parties.map((p) => p.ws.close()));
-  for (const gw of gws) await gw.close();
-  await db?.drop();
-  await cluster?.stop();
-});
-
-const gw = (i: number): TestGateway => gws[i] as TestGateway;
+const ctx = useClusterGateways(2, someCluster);
+const gw = (i: number): TestGateway => ctx.gateways[i] as TestGateway;
+const parties = ctx.parties;
 
 async function fallbacks(g: TestGateway): Promise<number> {
   const text = await (await fetch(`${g.internalUrl}/metrics`)).text();
@@ -54,7 +27,7 @@ async function fallbacks(g: TestGateway): Promise<number> {
 }
 
 const crossSlotErrors = async (): Promise<number> =>
-  infoSum(await cluster.primaryPorts(), "errorstats", /^errorstat_CROSSSLOT:count=(\d+)/);
+  infoSum(await ctx.cluster.primaryPorts(), "errorstats", /^errorstat_CROSSSLOT:count=(\d+)/);
 
 describe("hash tags on a Valkey Cluster", () => {
   it("every Lua script and multi-key command runs on the cluster without CROSSSLOT or a Postgres fallback", async () => {
@@ -117,7 +90,7 @@ describe("hash tags on a Valkey Cluster", () => {
   });
 
   it("the event shard channels land on every primary, tag i in the i-th sixteenth of the slots", async () => {
-    const ports = await cluster.primaryPorts();
+    const ports = await ctx.cluster.primaryPorts();
     const owners = new Set<number>();
     const v = gw(0).valkey as NonNullable<TestGateway["valkey"]>;
     for (const [i, channel] of gw(0).gateway.services.keys.channel.events.entries()) {

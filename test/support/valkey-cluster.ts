@@ -6,8 +6,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import { afterAll, beforeAll } from "vitest";
 import type { ValkeyClient } from "../../src/valkey/client.js";
+import { createTestDatabase, type TestDatabase } from "./db.js";
 import { TEST_VALKEY_CLUSTER_NODES } from "./env.js";
+import { startTestGateway, type TestGateway } from "./gateway.js";
+import type { Party } from "./pairing.js";
+import { QUIET_SWEEPS } from "./setup.js";
+import { testPrefix } from "./valkey.js";
 
 const SCRIPT = fileURLToPath(new URL("../../scripts/valkey-cluster.sh", import.meta.url));
 const run = promisify(execFile);
@@ -138,4 +144,43 @@ export async function ownerPort(client: ValkeyClient, key: string): Promise<numb
       }
   }
   throw new Error(`no live primary owns the slot of ${key}`);
+}
+
+export interface ClusterContext {
+  cluster: TestCluster;
+  db: TestDatabase;
+  /** Gateways in cluster mode on one database and one key prefix. */
+  gateways: TestGateway[];
+  /** Sockets to close at the end. */
+  parties: Party[];
+}
+
+/**
+ * Registers beforeAll/afterAll for a test file: a cluster (`open`: the shared
+ * one or a private one), its own database, and `count` gateways on both with
+ * quiet sweeps.
+ */
+export function useClusterGateways(count: number, open: () => Promise<TestCluster>): ClusterContext {
+  const ctx = { gateways: [], parties: [] } as unknown as ClusterContext;
+  beforeAll(async () => {
+    ctx.cluster = await open();
+    ctx.db = await createTestDatabase();
+    const prefix = testPrefix();
+    for (let i = 0; i < count; i++)
+      ctx.gateways.push(
+        await startTestGateway({
+          databaseUrl: ctx.db.url,
+          valkeyUrl: null,
+          prefix,
+          env: { ...QUIET_SWEEPS, VALKEY_CLUSTER_NODES: ctx.cluster.nodes },
+        }),
+      );
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(ctx.parties.map((p) => p.ws.close()));
+    for (const g of ctx.gateways) await g.close();
+    await ctx.db?.drop();
+    await ctx.cluster?.stop();
+  });
+  return ctx;
 }
