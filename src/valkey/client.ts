@@ -30,13 +30,30 @@ const COMMON = {
 
 export function createValkeyClient(target: ValkeyTarget, name: string): ValkeyClient {
   if (target.kind === "cluster") {
-    return new Cluster(target.nodes, {
+    const cluster = new Cluster(target.nodes, {
       clusterRetryStrategy: reconnectDelay,
       enableOfflineQueue: false,
       redisOptions: { ...COMMON, connectionName: name },
     });
+    connectNodesEagerly(cluster);
+    return cluster;
   }
   return new Redis(target.url, { ...COMMON, connectionName: name });
+}
+
+/**
+ * ioredis opens a cluster node's connection on the first command routed to
+ * it. Without an offline queue, the commands sent while it connects are
+ * rejected and retried by ioredis after a slots refresh, i.e. after commands
+ * sent later: a burst of frames to one user arrived shuffled
+ * (test/fanout-shards.test.ts). Connecting every node as soon as ioredis
+ * learns of it (at start, and the promoted replica after a failover) keeps
+ * one ordered connection per node from the first command.
+ */
+function connectNodesEagerly(cluster: Cluster): void {
+  cluster.on("+node", (node: Redis) => {
+    if (node.status === "wait") node.connect().catch(() => {}); // errors reach the cluster's own handlers
+  });
 }
 
 /**
