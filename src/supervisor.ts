@@ -58,6 +58,8 @@ export async function runSupervisor({ config, log, mainJs, env }: SupervisorOpti
   const workers = new Map<number, Worker>();
   const policy: RestartPolicy = restartPolicy();
   let stopping = false;
+  /** Every worker of the first round is listening: from then on a death means a restart. */
+  let up = false;
   let cleanExit = true;
 
   const stopAdapters = async (): Promise<void> => {
@@ -128,6 +130,8 @@ export async function runSupervisor({ config, log, mainJs, env }: SupervisorOpti
           if (!worker.listening) {
             reject(new Error(`worker ${index} exited (${signal ?? code}) before it was listening`));
           }
+          // At start-up a worker that cannot come up is a failed start (reported once), not a restart.
+          if (!up) return;
           const decision = policy.onExit(Date.now(), Date.now() - worker.startedAt);
           if (decision.giveUp) {
             log.fatal(
@@ -150,6 +154,7 @@ export async function runSupervisor({ config, log, mainJs, env }: SupervisorOpti
 
     await Promise.all(Array.from({ length: config.WORKERS }, (_, i) => start(i + 1)));
     if (stopping) return;
+    up = true;
     log.info(
       {
         publicUrl: `http://${config.PUBLIC_HOST}:${publicPort}`,
