@@ -161,6 +161,20 @@ describe("WORKERS: several gateway processes on one machine", () => {
     }
   }, 150_000);
 
+  it("workers stop by themselves when their supervisor is killed with SIGKILL", async () => {
+    const gw = await spawnGateway({
+      WORKERS: "2",
+      DATABASE_URL: db.url,
+      VALKEY_URL: TEST_VALKEY_URL,
+      VALKEY_KEY_PREFIX: testPrefix(),
+      AUTH_JWT_SECRET: SECRET,
+    });
+    const sup = await supervisorLine(gw);
+    await gw.stop("SIGKILL");
+    // Each worker sees its IPC channel close and runs its own graceful stop.
+    await waitFor(() => sup.pids.every((pid) => !alive(pid)), 12_000);
+  }, 60_000);
+
   it("a worker that cannot listen ends the supervisor with exit 1 instead of restarting it for ever", async () => {
     // A listener without SO_REUSEPORT holds the public port: no worker can bind it.
     const blocker: Server = createServer();
