@@ -20,19 +20,17 @@
  * sockets for every configuration, their CPU per heartbeat is printed, and
  * the machine's busy share is taken before each run.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { runInterruptible } from "./lib/bench-lifecycle.mjs";
-import { BASE_ENV, startChild } from "./lib/child-service.mjs";
+import { benchScratch } from "./lib/bench-scratch.mjs";
+import { startGateways } from "./lib/gateway-procs.mjs";
 import { startIpcChild } from "./lib/ipc-child.mjs";
 import { machineBusy } from "./lib/machine-load.mjs";
 import { establishedPerProcess } from "./lib/proc-sockets.mjs";
 import { processCpuUs } from "./lib/proc-stat.mjs";
 import { writeResults } from "./lib/results-file.mjs";
-import { deleteValkeyKeys, scratchDatabaseUrl, withAdmin } from "./lib/scratch-stores.mjs";
 import { signedInMitras } from "./lib/signed-in-mitras.mjs";
 import { fmt, median, percentile } from "./lib/stats.mjs";
 
@@ -47,62 +45,39 @@ const CORES = availableParallelism();
 const CONFIGS = [...new Set([1, 2, CORES])];
 const MIN_GAP_MS = 20;
 const RATIO_TARGET = 1.6;
-const PG_ADMIN_URL = env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const VALKEY_URL = env.BENCH_VALKEY_URL ?? "redis://127.0.0.1:6379";
 const FD_LIMIT = SOCKETS + 4096;
 
 const path = (rel) => fileURLToPath(new URL(rel, import.meta.url));
 const MAIN_JS = path("../dist/main.js");
 const WS_CLIENT_JS = path("./lib/ws-client.mjs");
-const DB_NAME = `halo_bench_workers_${process.pid}`;
-const PREFIX = `${DB_NAME}:`;
-const JWT_SECRET = randomBytes(36).toString("base64url");
-const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${s}\n`);
-const owned = { gateway: null, clients: [], pool: null, dbCreated: false };
-
-async function cleanup() {
-  for (const c of owned.clients.splice(0)) c.kill();
-  await owned.gateway?.stop("SIGTERM", 12_000).catch(() => {});
-  await owned.pool?.end().catch(() => {});
-  if (owned.dbCreated)
-    await withAdmin(PG_ADMIN_URL, (a) => a.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`)).catch(
-      (err) => log(`could not drop ${DB_NAME}: ${err.message}`),
-    );
-  await deleteValkeyKeys(VALKEY_URL, PREFIX).catch((err) =>
-    log(`could not delete ${PREFIX}*: ${err.message}`),
-  );
-}
+const scratch = benchScratch("workers", log);
 
 /** WORKERS=n; resolves with the public port and the pids that serve it (the workers, or the one process). */
 async function startGateway(n) {
-  const svc = startChild({
-    name: `gateway WORKERS=${n}`,
-    args: [MAIN_JS],
+  const track = (svc) => {
+    scratch.gateway = svc;
+    return svc;
+  };
+  const [gw] = await startGateways(1, {
+    mainJs: MAIN_JS,
+    env: scratch.gatewayEnv({ WORKERS: String(n) }),
     fdLimit: FD_LIMIT,
-    env: {
-      ...BASE_ENV,
-      NODE_ENV: "test",
-      LOG_LEVEL: "info",
-      WORKERS: String(n),
-      PUBLIC_HOST: "127.0.0.1",
-      PUBLIC_PORT: "0",
-      INTERNAL_HOST: "127.0.0.1",
-      INTERNAL_PORT: "0",
-      DATABASE_URL,
-      VALKEY_URL,
-      VALKEY_KEY_PREFIX: PREFIX,
-      AUTH_JWT_SECRET: JWT_SECRET,
-    },
-    // With n > 1 the supervisor's line (it carries `workers` and `pids`); the workers print their own first.
-    isReady: (j) => j.msg === "listening" && (n === 1 || j.workers === n),
-    timeoutMs: 120_000,
+    track,
   });
-  owned.gateway = svc;
-  const l = await svc.ready;
-  return { svc, port: l.publicPort, pids: n === 1 ? [svc.child.pid] : l.pids, supervisor: svc.child.pid };
+  const port = Number(new URL(gw.publicUrl).port);
+  if (n === 1) return { svc: gw.svc, port, pids: [gw.pid], supervisor: gw.pid };
+  // The first "listening" line is a worker's; the supervisor's (with `pids`) follows once all of them listen.
+  for (const until = Date.now() + 60_000; Date.now() < until; await sleep(50)) {
+    const line = gw.svc
+      .output()
+      .split("\n")
+      .find((l) => l.includes('"workers":'));
+    if (line) return { svc: gw.svc, port, pids: JSON.parse(line).pids, supervisor: gw.pid };
+  }
+  throw new Error(`WORKERS=${n}: no supervisor "listening" line within 60 s`);
 }
 
 async function oneWindow(clients, n) {
@@ -158,7 +133,7 @@ async function oneWindow(clients, n) {
   } finally {
     await Promise.all(clients.map((c) => c.call({ cmd: "close-all" })));
     await gw.svc.stop("SIGTERM", 12_000);
-    owned.gateway = null;
+    scratch.gateway = null;
   }
 }
 
@@ -167,19 +142,17 @@ async function main() {
   const started = Date.now();
   log(
     `workers-bench: WORKERS=${CONFIGS.join(", ")} on ${CORES} cores, ${fmt(SOCKETS, 0)} sockets from ${CLIENTS} client ` +
-      `processes, closed loop (≤ 50/s per socket), ${WINDOW_MS / 1000} s windows, ${RUNS} runs; database ${DB_NAME}`,
+      `processes, closed loop (≤ 50/s per socket), ${WINDOW_MS / 1000} s windows, ${RUNS} runs; database ${scratch.dbName}`,
   );
-  await withAdmin(PG_ADMIN_URL, (a) => a.query(`CREATE DATABASE ${DB_NAME}`));
-  owned.dbCreated = true;
+  await scratch.createDatabase();
   const { migrate } = await import("../dist/db/migrate.js");
-  await migrate(DATABASE_URL);
-  owned.pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+  await migrate(scratch.databaseUrl);
   // Offline mitras: the sweeps have nothing to do during the windows; a heartbeat takes the same path.
-  const tokens = await signedInMitras(owned.pool, SOCKETS, JWT_SECRET, { online: false });
+  const tokens = await signedInMitras(scratch.pool, SOCKETS, scratch.jwtSecret, { online: false });
   const clients = Array.from({ length: CLIENTS }, (_, k) =>
     startIpcChild(WS_CLIENT_JS, k, { fdLimit: FD_LIMIT }),
   );
-  owned.clients.push(...clients);
+  scratch.clients.push(...clients);
   await Promise.all(clients.map((c) => c.ready));
   for (const c of clients) c.tokens = tokens.filter((_, i) => i % CLIENTS === c.k);
 
@@ -236,4 +209,10 @@ async function main() {
   });
 }
 
-await runInterruptible({ name: "workers-bench", main, cleanup, log, dbName: DB_NAME });
+await runInterruptible({
+  name: "workers-bench",
+  main,
+  cleanup: scratch.cleanup,
+  log,
+  dbName: scratch.dbName,
+});

@@ -25,6 +25,7 @@ import { freePort } from "./free-port.js";
 import type { Logger } from "./log.js";
 import { readOrCreateSecret } from "./secret-file.js";
 import { type RestartPolicy, restartPolicy } from "./supervisor-restarts.js";
+import { stopChild } from "./valkey/embedded-valkey.js";
 import { resolveValkey } from "./valkey/valkey-target.js";
 
 /** A worker has its own 9 s shutdown deadline; after this one it is killed. */
@@ -71,7 +72,7 @@ export async function runSupervisor({ config, log, mainJs, env }: SupervisorOpti
     if (stopping) return;
     stopping = true;
     log.info({ reason, workers: workers.size }, "supervisor stopping its workers");
-    await Promise.all([...workers.values()].map((w) => stopWorker(w.child)));
+    await Promise.all([...workers.values()].map((w) => stopChild(w.child, WORKER_STOP_MS)));
     // Postgres and Valkey after the last worker that writes to them.
     await stopAdapters();
     const exitCode = code === 0 && !cleanExit ? 1 : code;
@@ -171,17 +172,4 @@ export async function runSupervisor({ config, log, mainJs, env }: SupervisorOpti
     log.fatal({ err: err instanceof Error ? err.message : err }, "start-up failed");
     await shutdown("start-up failed", 1);
   }
-}
-
-/** SIGTERM (the worker's own graceful stop), SIGKILL after WORKER_STOP_MS; resolves on exit. */
-function stopWorker(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const t = setTimeout(() => child.kill("SIGKILL"), WORKER_STOP_MS);
-    child.once("exit", () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
 }

@@ -22,6 +22,17 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** WORKERS=2 on this file's database and a fresh key prefix of the shared Valkey. */
+const spawnWorkers = (env: Record<string, string> = {}): Promise<SpawnedGateway> =>
+  spawnGateway({
+    WORKERS: "2",
+    DATABASE_URL: db.url,
+    VALKEY_URL: TEST_VALKEY_URL,
+    VALKEY_KEY_PREFIX: testPrefix(),
+    AUTH_JWT_SECRET: SECRET,
+    ...env,
+  });
+
 interface SupervisorListening {
   publicPort: number;
   internalPort: number;
@@ -88,13 +99,7 @@ const alive = (pid: number): boolean => {
 
 describe("WORKERS: several gateway processes on one machine", () => {
   it("with WORKERS=2 both workers take connections, and a worker killed with SIGKILL is restarted while the service keeps answering", async () => {
-    const gw = await spawnGateway({
-      WORKERS: "2",
-      DATABASE_URL: db.url,
-      VALKEY_URL: TEST_VALKEY_URL,
-      VALKEY_KEY_PREFIX: testPrefix(),
-      AUTH_JWT_SECRET: SECRET,
-    });
+    const gw = await spawnWorkers();
     const sup = await supervisorLine(gw);
     expect(sup.workers).toBe(2);
     expect(sup.pids).toHaveLength(2);
@@ -162,13 +167,7 @@ describe("WORKERS: several gateway processes on one machine", () => {
   }, 150_000);
 
   it("workers stop by themselves when their supervisor is killed with SIGKILL", async () => {
-    const gw = await spawnGateway({
-      WORKERS: "2",
-      DATABASE_URL: db.url,
-      VALKEY_URL: TEST_VALKEY_URL,
-      VALKEY_KEY_PREFIX: testPrefix(),
-      AUTH_JWT_SECRET: SECRET,
-    });
+    const gw = await spawnWorkers();
     const sup = await supervisorLine(gw);
     await gw.stop("SIGKILL");
     // Each worker sees its IPC channel close and runs its own graceful stop.
@@ -182,16 +181,7 @@ describe("WORKERS: several gateway processes on one machine", () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       const started = Date.now();
-      await expect(
-        spawnGateway({
-          WORKERS: "2",
-          PUBLIC_PORT: String(port),
-          DATABASE_URL: db.url,
-          VALKEY_URL: TEST_VALKEY_URL,
-          VALKEY_KEY_PREFIX: testPrefix(),
-          AUTH_JWT_SECRET: SECRET,
-        }),
-      ).rejects.toThrow(/gateway exited with 1/);
+      await expect(spawnWorkers({ PUBLIC_PORT: String(port) })).rejects.toThrow(/gateway exited with 1/);
       expect(Date.now() - started).toBeLessThan(30_000);
     } finally {
       blocker.close();

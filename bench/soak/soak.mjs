@@ -21,17 +21,15 @@
  * Needs Postgres on 127.0.0.1:5432 and Valkey/Redis on 6379 (BENCH_PG_ADMIN_URL,
  * BENCH_VALKEY_URL); makes its own database and key prefix and removes both.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { runWithDeadline } from "../lib/bench-lifecycle.mjs";
-import { BASE_ENV, startChild } from "../lib/child-service.mjs";
+import { benchScratch } from "../lib/bench-scratch.mjs";
+import { startGateways } from "../lib/gateway-procs.mjs";
 import { startIpcChild } from "../lib/ipc-child.mjs";
 import { sample } from "../lib/prom-text.mjs";
 import { writeResults } from "../lib/results-file.mjs";
-import { deleteValkeyKeys, scratchDatabaseUrl, withAdmin } from "../lib/scratch-stores.mjs";
 import { signedInMitras } from "../lib/signed-in-mitras.mjs";
 import { fmt, percentile } from "../lib/stats.mjs";
 
@@ -53,67 +51,31 @@ const CONNECT_CONCURRENCY = 50;
 const WARMUP_MS = Math.min(180_000, (MINUTES * 60_000) / 5);
 const RSS_GROWTH_TARGET = 0.05;
 const LOOP_P99_TARGET_MS = 20;
-const PG_ADMIN_URL = env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const VALKEY_URL = env.BENCH_VALKEY_URL ?? "redis://127.0.0.1:6379";
 const FD_LIMIT = Math.max(SOCKETS, PROBE_SOCKETS) + 4096;
 
 const path = (rel) => fileURLToPath(new URL(rel, import.meta.url));
 const MAIN_JS = path("../../dist/main.js");
 const WS_CLIENT_JS = path("../lib/ws-client.mjs");
 const SOAK_CLIENT_JS = path("./soak-client.mjs");
-const DB_NAME = `halo_bench_soak_${process.pid}`;
-const PREFIX = `${DB_NAME}:`;
-const JWT_SECRET = randomBytes(36).toString("base64url");
-const DATABASE_URL = scratchDatabaseUrl(PG_ADMIN_URL, DB_NAME);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${s}\n`);
 const loadAvg = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 const mib = (b) => b / 1048576;
-
-const owned = { gateway: null, clients: [], pool: null, dbCreated: false };
-
-async function cleanup() {
-  for (const c of owned.clients.splice(0)) c.kill();
-  await owned.gateway?.stop("SIGTERM", 10_000).catch(() => {});
-  await owned.pool?.end().catch(() => {});
-  if (owned.dbCreated)
-    await withAdmin(PG_ADMIN_URL, (a) => a.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`)).catch(
-      (err) => log(`could not drop ${DB_NAME}: ${err.message}`),
-    );
-  await deleteValkeyKeys(VALKEY_URL, PREFIX).catch((err) =>
-    log(`could not delete ${PREFIX}*: ${err.message}`),
-  );
-}
+const scratch = benchScratch("soak", log);
 
 async function startGateway() {
-  const svc = startChild({
-    name: "gateway",
-    args: [MAIN_JS],
-    fdLimit: FD_LIMIT,
-    env: {
-      ...BASE_ENV,
-      NODE_ENV: "test",
-      LOG_LEVEL: "info",
-      PUBLIC_HOST: "127.0.0.1",
-      PUBLIC_PORT: "0",
-      INTERNAL_HOST: "127.0.0.1",
-      INTERNAL_PORT: "0",
-      DATABASE_URL,
-      VALKEY_URL,
-      VALKEY_KEY_PREFIX: PREFIX,
-      AUTH_JWT_SECRET: JWT_SECRET,
-    },
-    isReady: (j) => j.msg === "listening",
-    timeoutMs: 120_000,
-  });
-  owned.gateway = svc;
-  const l = await svc.ready;
-  return {
-    pid: svc.child.pid,
-    wsUrl: `ws://127.0.0.1:${l.publicPort}/ws`,
-    metricsUrl: `http://127.0.0.1:${l.internalPort}/metrics`,
+  const track = (svc) => {
+    scratch.gateway = svc;
+    return svc;
   };
+  const [gw] = await startGateways(1, {
+    mainJs: MAIN_JS,
+    env: scratch.gatewayEnv(),
+    fdLimit: FD_LIMIT,
+    track,
+  });
+  return { pid: gw.pid, wsUrl: gw.wsUrl, metricsUrl: `${gw.internalUrl}/metrics` };
 }
 
 async function scrape(metricsUrl) {
@@ -129,7 +91,7 @@ async function scrape(metricsUrl) {
 
 function startClients(script, n) {
   const clients = Array.from({ length: n }, (_, k) => startIpcChild(script, k, { fdLimit: FD_LIMIT }));
-  owned.clients.push(...clients);
+  scratch.clients.push(...clients);
   return clients;
 }
 
@@ -176,7 +138,7 @@ async function probeCapacity(gw, tokens) {
     await c.call({ cmd: "close-all" });
     c.kill();
   }
-  owned.clients = owned.clients.filter((c) => !clients.includes(c));
+  scratch.clients = scratch.clients.filter((c) => !clients.includes(c));
   const acked = out.reduce((n, r) => n + r.ackedInWindow, 0);
   const latencies = out.flatMap((r) => r.latencies);
   return {
@@ -190,13 +152,11 @@ async function main() {
   if (!existsSync(MAIN_JS)) throw new Error("dist/main.js is missing: run `npm run build` first");
   log(
     `soak: ${MINUTES} min, ${fmt(SOCKETS, 0)} sockets over ${CLIENTS} client processes, churn ${CHURN_PERCENT} %/s, ` +
-      `a row every ${SAMPLE_MS / 1000} s; database ${DB_NAME}; load average ${loadAvg()} at start`,
+      `a row every ${SAMPLE_MS / 1000} s; database ${scratch.dbName}; load average ${loadAvg()} at start`,
   );
-  await withAdmin(PG_ADMIN_URL, (a) => a.query(`CREATE DATABASE ${DB_NAME}`));
-  owned.dbCreated = true;
+  await scratch.createDatabase();
   const gw = await startGateway();
-  owned.pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
-  const tokens = await signedInMitras(owned.pool, Math.max(SOCKETS, PROBE_SOCKETS), JWT_SECRET, {
+  const tokens = await signedInMitras(scratch.pool, Math.max(SOCKETS, PROBE_SOCKETS), scratch.jwtSecret, {
     online: true,
   });
 
@@ -309,9 +269,9 @@ function summarise(rows) {
 await runWithDeadline({
   name: "soak",
   main,
-  cleanup,
+  cleanup: scratch.cleanup,
   log,
-  dbName: DB_NAME,
+  dbName: scratch.dbName,
   stopping: "the gateway and the clients",
   deadlineMs: MINUTES * 60_000 + 300_000,
 });
