@@ -192,6 +192,12 @@ async function main() {
     "",
     `2 workers / 1 worker: ${fmt(ratio, 2)}× (per run ${ratios.map((r) => fmt(r, 2)).join(", ")}; target ≥ ${RATIO_TARGET}×: ` +
       `${ratio >= RATIO_TARGET ? "PASS" : "FAIL"}), ack p99 ${fmt(med(2, "p99"), 2)} vs ${fmt(med(1, "p99"), 2)} ms`,
+    // What bounds the ratio here: server and clients draw on the same cores, so no configuration can ack more
+    // than cores / (server + client CPU per heartbeat); with clients elsewhere each worker could use a core.
+    `ceiling of this machine with the clients on it: ${fmt((CORES * 1e6) / (med(1, "serverUsPerHb") + med(1, "clientUsPerHb")), 0)}/s ` +
+      `(${CORES} cores / (server + clients µs per heartbeat), Valkey and Postgres not counted); ` +
+      `1 worker's own ceiling (one core): ${fmt(1e6 / med(1, "serverUsPerHb"), 0)}/s; ` +
+      `server CPU per heartbeat, 2 workers / 1 worker: ${fmt(med(2, "serverUsPerHb") / med(1, "serverUsPerHb"), 2)}×`,
     `machine before the runs: ${busy.map((b) => `${fmt(b.busy * 100, 0)} % busy, load ${fmt(b.load1, 2)}`).join("; ")}`,
     `(total ${fmt((Date.now() - started) / 1000, 0)} s)`,
   );
