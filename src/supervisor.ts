@@ -111,8 +111,11 @@ export async function runSupervisor({ config, log, mainJs, env }: SupervisorOpti
         : {}),
     };
 
+    // A supervisor run under --inspect keeps the inspector to itself: N workers on its port would collide.
+    const workerExecArgv = process.execArgv.filter((a) => !a.startsWith("--inspect"));
+
     const start = (index: number): Promise<void> => {
-      const child = fork(mainJs, ["worker", String(index)], { env: workerEnv });
+      const child = fork(mainJs, ["worker", String(index)], { env: workerEnv, execArgv: workerExecArgv });
       const worker: Worker = { index, child, listening: false, startedAt: Date.now() };
       workers.set(index, worker);
       log.info({ worker: index, pid: child.pid }, "worker started");
