@@ -255,6 +255,7 @@ function summarise(rows) {
     rssFirstMiB: mib(mean(first, "rssBytes")),
     rssLastMiB: mib(mean(last, "rssBytes")),
     rssGrowth: growth("rssBytes"),
+    rssTrend: trend(steady, "rssBytes"),
     heapGrowth: growth("heapBytes"),
     loopP99WorstMs: Math.max(...rows.map((r) => r.loopP99Ms)),
     loopP99WorstSteadyMs: Math.max(...steady.map((r) => r.loopP99Ms)),
@@ -275,6 +276,8 @@ function summarise(rows) {
     `after the ${f.warmupSeconds} s warm-up: RSS ${fmt(f.rssFirstMiB, 1)} → ${fmt(f.rssLastMiB, 1)} MiB ` +
       `(${pct(f.rssGrowth)}; target < ${RSS_GROWTH_TARGET * 100} %: ${verdict(f.rssGrowth < RSS_GROWTH_TARGET)}), ` +
       `heap used ${pct(f.heapGrowth)}`,
+    `RSS trend after warm-up (least squares over every row): ${f.rssTrend.perMinute >= 0 ? "+" : ""}` +
+      `${fmt(mib(f.rssTrend.perMinute), 2)} MiB/min, ${pct(f.rssTrend.growth)} from the fit's first row to its last`,
     `event-loop p99, worst ${SAMPLE_MS / 1000} s window: ${fmt(f.loopP99WorstMs, 1)} ms, after warm-up ` +
       `${fmt(f.loopP99WorstSteadyMs, 1)} ms; ${f.windowsOverLoopTarget} of ${rows.length} windows at or over ` +
       `${LOOP_P99_TARGET_MS} ms (target: none: ${verdict(f.windowsOverLoopTarget === 0)}); ack p99, worst window: ` +
@@ -284,6 +287,24 @@ function summarise(rows) {
       `mean 1-min load average ${fmt(f.loadMean, 2)} on ${availableParallelism()} cores`,
   ].join("\n");
   return { text, figures: f };
+}
+
+/** Least-squares line of rows[key] over time: its slope per minute and its growth over the rows' span. */
+function trend(rows, key) {
+  const n = rows.length;
+  const xs = rows.map((r) => r.t / 60);
+  const ys = rows.map((r) => r[key]);
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+  }
+  const perMinute = sxx > 0 ? sxy / sxx : 0;
+  const at = (x) => my + perMinute * (x - mx);
+  return { perMinute, growth: at(xs[n - 1]) / at(xs[0]) - 1 };
 }
 
 await runWithDeadline({
