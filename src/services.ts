@@ -72,7 +72,7 @@ export function buildServices(d: CoreDeps) {
   const appConfig = new AppConfigStore(d.pool);
   /** Frames to users, wherever they are connected; the WebSocket layer attaches delivery. */
   const notifier = new Notifier();
-  const avail = buildAvailabilityModule({ ...d, keys, auth });
+  const avail = buildAvailabilityModule({ ...d, keys, auth, pubsub });
   const stale = d.config.HEARTBEAT_STALE_SECONDS;
   const autoOffline = new AutoOffline({
     ...d,
@@ -117,7 +117,16 @@ export function buildServices(d: CoreDeps) {
       cadenceSeconds: d.config.HEARTBEAT_MIRROR_INTERVAL_SECONDS,
       run: () => heartbeatMirror.run(),
     },
-    { name: "reseed", cadenceSeconds: d.config.VALKEY_ONLINE_MIRROR_SWEEP_SECONDS, run: () => reseed.run() },
+    {
+      name: "reseed",
+      cadenceSeconds: d.config.VALKEY_ONLINE_MIRROR_SWEEP_SECONDS,
+      // Every process (not only the one that takes the reseed's lock) refreshes its deactivated set too.
+      run: async () => {
+        const r = await reseed.run();
+        await avail.deactivated.seed();
+        return r;
+      },
+    },
     // The contract names no variable for it: it shares auto-offline's cadence (docs/sessions.md).
     {
       name: "overdue_sessions",
@@ -208,6 +217,7 @@ export function buildServices(d: CoreDeps) {
     links: { ccPublicUrl: d.config.ccPublicUrl },
     async start(): Promise<void> {
       await revocations.start();
+      await avail.deactivated.start();
       for (const task of startTasks) await task();
       // Seed Valkey before the listeners open, then keep it seeded on every reconnect.
       if (d.valkeyHealth?.state === "up") await scheduler.runNow("reseed");
@@ -216,8 +226,10 @@ export function buildServices(d: CoreDeps) {
     },
     async stop(): Promise<void> {
       for (const task of stopTasks) await task();
-      // Stop the cron, then flush the heartbeat mirror so Postgres has the latest pings.
+      // Stop the cron, write the heartbeats accepted from memory, then flush the heartbeat mirror so
+      // Postgres has the latest pings.
       await scheduler.stop();
+      await avail.heartbeats.flushBehind();
       await scheduler.runNow("heartbeat_mirror");
       revocations.stop();
       pubsub.close();

@@ -53,6 +53,8 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
       config: `${prefix}ch:config`,
       /** Frames addressed to a user, an auth session, a chat session or a group, for every process's sockets. */
       events: `${prefix}ch:events`,
+      /** A mitra (de)activated: every process's in-memory deactivated set (src/mirror/deactivated-set.ts). */
+      mitraActive: `${prefix}ch:mitra-active`,
     },
   };
 }
