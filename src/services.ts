@@ -107,15 +107,22 @@ export function buildServices(d: CoreDeps) {
   /** Idempotent retries (contract §7) for every creating route and frame. */
   const idempotency = new Idempotency({ pool: d.pool, now: d.now, log: d.log, hashSecret: d.jwtSecret });
   const sweeps: Sweep[] = [
+    // Both read Valkey's heartbeats: this process's heartbeats still waiting to be written go first.
     {
       name: "auto_offline",
       cadenceSeconds: d.config.MITRA_AUTO_OFFLINE_SWEEP_SECONDS,
-      run: () => autoOffline.run(),
+      run: async () => {
+        await avail.heartbeats.flushBehind();
+        return autoOffline.run();
+      },
     },
     {
       name: "heartbeat_mirror",
       cadenceSeconds: d.config.HEARTBEAT_MIRROR_INTERVAL_SECONDS,
-      run: () => heartbeatMirror.run(),
+      run: async () => {
+        await avail.heartbeats.flushBehind();
+        return heartbeatMirror.run();
+      },
     },
     {
       name: "reseed",
@@ -226,10 +233,9 @@ export function buildServices(d: CoreDeps) {
     },
     async stop(): Promise<void> {
       for (const task of stopTasks) await task();
-      // Stop the cron, write the heartbeats accepted from memory, then flush the heartbeat mirror so
+      // Stop the cron, then flush the heartbeat mirror (after the heartbeats still written behind) so
       // Postgres has the latest pings.
       await scheduler.stop();
-      await avail.heartbeats.flushBehind();
       await scheduler.runNow("heartbeat_mirror");
       revocations.stop();
       pubsub.close();

@@ -310,6 +310,8 @@ describe("mitra frames", () => {
       clock.pinned = first;
       const http = await call(`${gw().publicUrl}/api/mitra/status/heartbeat`, { token, body: {} });
       expect(http.status).toBe(204);
+      // Answered from memory, written behind (src/mirror/heartbeat.ts): write the window now.
+      await gw().gateway.services.avail.heartbeats.flushBehind();
       const viaHttp = {
         value: await valkey.get(k.mitraHeartbeat(id)),
         ttl: await valkey.ttl(k.mitraHeartbeat(id)),
@@ -319,6 +321,7 @@ describe("mitra frames", () => {
       clock.pinned = second;
       const ack = await ws.request({ type: "heartbeat", id: "hb-1" });
       expect(ack).toEqual({ type: "ack", id: "hb-1" });
+      await gw().gateway.services.avail.heartbeats.flushBehind();
       const viaWs = {
         value: await valkey.get(k.mitraHeartbeat(id)),
         ttl: await valkey.ttl(k.mitraHeartbeat(id)),
@@ -387,6 +390,7 @@ describe("auth.refresh", () => {
 
     // Its heartbeat still counts for A, not for B.
     expect((await a.ws.request({ type: "heartbeat" })).type).toBe("ack");
+    await gw().gateway.services.avail.heartbeats.flushBehind();
     const k = gw().gateway.services.keys;
     expect(await gw().valkey?.get(k.mitraHeartbeat(a.id))).not.toBeNull();
     expect(await gw().valkey?.get(k.mitraHeartbeat(bId))).toBeNull();
