@@ -22,9 +22,9 @@ export const CLOSE = CLOSE_CODES;
  */
 export class SocketHub {
   private readonly sockets = new Set<Ws>();
-  private readonly bySid = new Map<string, Set<Ws>>();
+  private readonly bySid = new SocketIndex();
   /** This process's subscribers of each topic, to check their buffers after a publish. */
-  private readonly byTopic = new Map<string, Set<Ws>>();
+  private readonly byTopic = new SocketIndex();
   private readonly apps: TemplatedApp[] = [];
   private readonly perType = new Map<UserType, number>();
   private tick: NodeJS.Timeout | undefined;
@@ -59,7 +59,7 @@ export class SocketHub {
     this.indexSid(ws, d.sid);
     for (const topic of topicsOf(d)) {
       ws.subscribe(topic);
-      addTo(this.byTopic, topic, ws);
+      this.byTopic.add(topic, ws);
     }
     this.metrics.sockets.inc({ user_type: d.userType });
     this.perType.set(d.userType, (this.perType.get(d.userType) ?? 0) + 1);
@@ -70,7 +70,7 @@ export class SocketHub {
     d.closed = true;
     if (!this.sockets.delete(ws)) return;
     this.unindexSid(ws, d.sid);
-    for (const topic of topicsOf(d)) removeFrom(this.byTopic, topic, ws);
+    for (const topic of topicsOf(d)) this.byTopic.delete(topic, ws);
     this.metrics.sockets.dec({ user_type: d.userType });
     this.perType.set(d.userType, (this.perType.get(d.userType) ?? 1) - 1);
   }
@@ -148,16 +148,16 @@ export class SocketHub {
   publish(topic: string, frame: string): void {
     for (const app of this.apps) app.publish(topic, frame);
     const subscribers = this.byTopic.get(topic);
-    if (!subscribers) return;
-    this.metrics.wsFramesOut.inc("fanout", subscribers.size);
-    for (const ws of [...subscribers])
+    if (subscribers.length === 0) return;
+    this.metrics.wsFramesOut.inc("fanout", subscribers.length);
+    for (const ws of subscribers)
       if (ws.getBufferedAmount() > HARD_BACKPRESSURE) this.close(ws, CLOSE.slowReader, "slow reader");
   }
 
   /** Revoked auth sessions: `revoked`, then close 4003 (contract §2, §4). */
   revoke(sids: readonly string[]): void {
     for (const sid of sids) {
-      for (const ws of [...(this.bySid.get(sid) ?? [])]) {
+      for (const ws of this.bySid.get(sid)) {
         this.send(ws, "revoked", '{"type":"revoked"}');
         this.close(ws, CLOSE.revoked, "session revoked");
       }
@@ -214,11 +214,11 @@ export class SocketHub {
   }
 
   private indexSid(ws: Ws, sid: string): void {
-    addTo(this.bySid, sid, ws);
+    this.bySid.add(sid, ws);
   }
 
   private unindexSid(ws: Ws, sid: string): void {
-    removeFrom(this.bySid, sid, ws);
+    this.bySid.delete(sid, ws);
   }
 }
 
@@ -228,17 +228,34 @@ const topicsOf = (d: SocketData): string[] => [
   topicOf({ kind: "group", group: groupOf(d.userType) }),
 ];
 
-function addTo(index: Map<string, Set<Ws>>, key: string, ws: Ws): void {
-  let set = index.get(key);
-  if (!set) {
-    set = new Set();
-    index.set(key, set);
-  }
-  set.add(ws);
-}
+/**
+ * key → this process's sockets under it (an auth session, a topic). Nearly
+ * every key holds one socket (a user's own topic, a session's socket), so
+ * that one is stored bare and a Set is made only for a second: a Set each
+ * cost ~0.1 KiB of heap per socket, twice (memory per idle socket is a target).
+ */
+class SocketIndex {
+  private readonly map = new Map<string, Ws | Set<Ws>>();
 
-function removeFrom(index: Map<string, Set<Ws>>, key: string, ws: Ws): void {
-  const set = index.get(key);
-  set?.delete(ws);
-  if (set?.size === 0) index.delete(key);
+  add(key: string, ws: Ws): void {
+    const cur = this.map.get(key);
+    if (cur === undefined) this.map.set(key, ws);
+    else if (cur instanceof Set) cur.add(ws);
+    else if (cur !== ws) this.map.set(key, new Set([cur, ws]));
+  }
+
+  delete(key: string, ws: Ws): void {
+    const cur = this.map.get(key);
+    if (cur === ws) this.map.delete(key);
+    else if (cur instanceof Set) {
+      cur.delete(ws);
+      if (cur.size === 0) this.map.delete(key);
+    }
+  }
+
+  /** A copy: callers close sockets while they walk it. */
+  get(key: string): Ws[] {
+    const cur = this.map.get(key);
+    return cur === undefined ? [] : cur instanceof Set ? [...cur] : [cur];
+  }
 }
