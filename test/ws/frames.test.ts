@@ -230,6 +230,17 @@ describe("error frames", () => {
     expect(missing.issues).toEqual([{ path: "accessToken", message: expect.any(String) }]);
     const extra = await ws.request({ type: "heartbeat", id: "x", online: true });
     expect(extra.code).toBe("VALIDATION_FAILED");
+    // The heartbeat's hand-checked path accepts exactly what its schema does.
+    ws.send(`{"type":"heartbeat","id":"${"i".repeat(129)}"}`);
+    expect((await ws.next("error")).code).toBe("VALIDATION_FAILED");
+    ws.send('{"type":"heartbeat","id":null}');
+    expect((await ws.next("error")).code).toBe("VALIDATION_FAILED");
+    ws.send('{"type":"heartbeat","__proto__":{"id":1}}');
+    expect((await ws.next("error")).code).toBe("VALIDATION_FAILED");
+    expect(await ws.request({ type: "heartbeat", id: "i".repeat(128) })).toEqual({
+      type: "ack",
+      id: "i".repeat(128),
+    });
     const untyped = await ws.request({ id: "t", type: 5 });
     expect(untyped.code).toBe("VALIDATION_FAILED");
     expect(untyped.issues[0].path).toBe("type");
