@@ -533,7 +533,8 @@ function logStalls(x) {
     const gc = gcs.filter((g) => g.at >= s.at - 1 && g.at <= s.at + s.ms);
     const late = x.slowAcks.filter((a) => a.at >= s.at && a.at <= s.at + s.ms + 50).length;
     log(
-      `    +${fmt((s.at - x.windowAt) / 1000, 3)} s: loop blocked ${fmt(s.ms, 1)} ms, ${fmt(s.cpuMs, 1)} ms of it ` +
+      // The wall-clock time too: the cron sweeps fire on the clock (auto-offline :00 and :30, pairing every 5 s).
+      `    +${fmt((s.at - x.windowAt) / 1000, 3)} s (${new Date(s.at).toISOString().slice(11, 23)}): loop blocked ${fmt(s.ms, 1)} ms, ${fmt(s.cpuMs, 1)} ms of it ` +
         `on the gateway's CPU; GC inside it: ` +
         `${gc.length ? gc.map((g) => `${g.kind} ${fmt(g.ms, 1)} ms`).join(", ") : "none"}; ${late} late acks after it`,
     );
