@@ -529,7 +529,8 @@ function logStalls(x) {
       `GC pauses ≥ 1 ms: ${gcs.length} (scavenge ${fmt(gcMs("scavenge"), 0)} ms, mark-compact ${fmt(gcMs("mark-compact"), 0)} ms, ` +
       `incremental ${fmt(gcMs("incremental"), 0)} ms); acks ≥ 5 ms late: ${x.slowAcks.length}`,
   );
-  for (const s of loops.filter((l) => l.ms >= 8)) {
+  // Every stall spent on the gateway's own CPU, and the long ones whatever their cause.
+  for (const s of loops.filter((l) => l.ms >= 20 || l.cpuMs >= l.ms / 2)) {
     const gc = gcs.filter((g) => g.at >= s.at - 1 && g.at <= s.at + s.ms);
     const late = x.slowAcks.filter((a) => a.at >= s.at && a.at <= s.at + s.ms + 50).length;
     log(
