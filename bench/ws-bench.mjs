@@ -124,6 +124,10 @@ const NAIVE_WS_JS = path("./baselines/naive-ws-heartbeat.mjs");
 const ECHO_WS_JS = path("./baselines/echo-ws.mjs");
 const STALL_WATCH_JS = path("./lib/stall-watch.mjs");
 /** BENCH_WS_STALLS=1: the gateway of section 1 logs every event-loop stall and GC pause (lib/stall-watch.mjs). */
+/** BENCH_WS_GATEWAY_ENV: JSON of extra gateway variables, e.g. '{"VALKEY_ONLINE_MIRROR_SWEEP_SECONDS":"10"}' to put a sweep inside a window. */
+const GATEWAY_ENV = JSON.parse(env.BENCH_WS_GATEWAY_ENV ?? "{}");
+/** BENCH_WS_ONLINE=1: the mitras are online (the heartbeat mirror and auto-offline then read all of them). */
+const ONLINE = env.BENCH_WS_ONLINE === "1";
 const STALLS = env.BENCH_WS_STALLS === "1";
 
 const DB_NAME = `halo_bench_ws_${process.pid}`;
@@ -191,6 +195,7 @@ async function startGateway({ inspect = false, stalls = false } = {}) {
         VALKEY_URL,
         VALKEY_KEY_PREFIX: PREFIX.gateway,
         AUTH_JWT_SECRET: JWT_SECRET,
+        ...GATEWAY_ENV,
       },
       isReady: (j) => j.msg === "listening",
       onLine: (j) => j.stall !== undefined && stallLines.push(j),
@@ -999,7 +1004,7 @@ async function main() {
   // Offline mitras: the gateway's cron sweeps (auto-offline, heartbeat mirror) have nothing to do
   // during the windows; a heartbeat takes the same path (deactivated guard + SET) either way.
   const t0 = performance.now();
-  const tokens = await signedInMitras(pool, MAX_SOCKETS, JWT_SECRET, { online: false });
+  const tokens = await signedInMitras(pool, MAX_SOCKETS, JWT_SECRET, { online: ONLINE });
   log(`  ${fmt(tokens.length, 0)} signed-in mitras in ${fmt((performance.now() - t0) / 1000, 1)} s`);
 
   const clients = Array.from({ length: CLIENTS }, (_, k) => startClient(k));
