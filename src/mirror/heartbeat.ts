@@ -75,7 +75,11 @@ export class Heartbeats {
     this.timer = undefined;
     const ids = [...this.behind];
     this.behind = new Set();
-    if (ids.length > 0) this.writing = this.writing.then(() => this.writeAccepted(ids));
+    if (ids.length > 0)
+      this.writing = this.writing
+        .then(() => this.writeAccepted(ids))
+        // Never a rejected chain: every later window would be skipped.
+        .catch((err: Error) => this.d.log.warn({ err: err.message }, "heartbeats accepted but not written"));
     return this.writing;
   }
 
