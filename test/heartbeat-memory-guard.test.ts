@@ -61,6 +61,8 @@ describe("heartbeats guarded from memory", () => {
 
   it("Valkey's guard keeps the last word: a deactivation the process never heard of is not written, and refused from then on", async () => {
     const mitra = await seedMitra(gw(0).pool);
+    // The in-memory guard answers only while fresh (a Valkey health flap under load re-seeds it).
+    await waitFor(() => gw(1).gateway.services.avail.deactivated.fresh, 5000);
     // Deactivated behind the gateways' backs: no event, so the in-memory sets do not know.
     await gw(0).pool.query("UPDATE mitras SET is_active = false WHERE id = $1", [mitra]);
     await gw(0).valkey?.sadd(keys().mitrasDeactivated, mitra);
