@@ -1,0 +1,327 @@
+import {
+  type ChatMessage,
+  type ChatSession,
+  type Conversation,
+  type HaloClient,
+  type HaloError,
+  MemoryTokenStore,
+} from "../../../packages/client/src/node.js";
+import { sdkClient, sdkCustomer, sdkMitra, sleep } from "../../support/sdk.js";
+
+export interface GatewayUrls {
+  publicUrl: string;
+  internalUrl: string;
+}
+
+/** One mitra of the load: heartbeats every second, accepts offers, answers each customer message. */
+export interface LoadMitra {
+  id: string;
+  client: HaloClient;
+  /** Wall time of the last acknowledged heartbeat. */
+  lastAckAt: number;
+  /** When the control center was asked to deactivate it (its refusals from then on are expected). */
+  deactivationAskedAt: number | null;
+  /** When its deactivation was acknowledged by the control center (then its heartbeats must stop being accepted). */
+  deactivatedAt: number | null;
+  /** Heartbeats acknowledged after deactivatedAt: must stay 0. */
+  acceptedAfterDeactivation: number;
+  conversations: Map<string, Conversation>;
+}
+
+/** A chat session as its customer saw it: the transitions and the messages the gateway acknowledged. */
+export interface LoadSession {
+  id: string;
+  customer: LoadCustomer;
+  mitraId: string | null;
+  /** The last transition the gateway acknowledged. */
+  status: "pending_payment" | "active" | "ended";
+  /** Messages acknowledged to either party (id → text). */
+  acked: Map<string, ChatMessage>;
+  conversation: Conversation;
+}
+
+export interface LoadCustomer {
+  id: string;
+  client: HaloClient;
+  /** Wall time of the last operation the gateway answered with success. */
+  lastOkAt: number;
+}
+
+export interface LoadOptions {
+  mitras: number;
+  customers: number;
+  /** Messages a customer sends per session before ending it. */
+  messagesPerSession?: number;
+  /** Pause between a customer's messages. */
+  messageEveryMs?: number;
+}
+
+/**
+ * Steady load from the client SDK, as apps make it: mitras heartbeating
+ * every second and accepting offers, customers pairing, paying, chatting and
+ * ending sessions in a loop. Everything the gateway acknowledged is recorded
+ * so that the invariants can be checked afterwards; every failed request is
+ * counted by the code the SDK gave it.
+ */
+export class SteadyLoad {
+  readonly mitras: LoadMitra[] = [];
+  readonly customers: LoadCustomer[] = [];
+  readonly sessions = new Map<string, LoadSession>();
+  /** Failed requests, by operation and code. */
+  readonly failures = new Map<string, number>();
+  /** Connections opened again after the first one (every `hello` after a client's first). */
+  reconnects = 0;
+  private running = false;
+  private readonly loops: Promise<void>[] = [];
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+
+  private constructor(
+    private readonly baseUrl: string,
+    private readonly signInAt: GatewayUrls,
+    private readonly opts: Required<LoadOptions>,
+  ) {}
+
+  /**
+   * Signs everyone in and connects them through `baseUrl` (nothing runs yet:
+   * `start()`). Mitras sign in by phone code at one process (`signInAt`: the
+   * test route that reveals the code answers for the process that sent it),
+   * then use the balancer like every other client.
+   */
+  static async prepare(baseUrl: string, signInAt: GatewayUrls, opts: LoadOptions): Promise<SteadyLoad> {
+    const load = new SteadyLoad(baseUrl, signInAt, {
+      messagesPerSession: 8,
+      messageEveryMs: 400,
+      ...opts,
+    });
+    await inBatches(opts.mitras, 20, () => load.addMitra());
+    await inBatches(opts.customers, 20, () => load.addCustomer());
+    return load;
+  }
+
+  get failedRequests(): number {
+    let n = 0;
+    for (const v of this.failures.values()) n += v;
+    return n;
+  }
+
+  /** Mitras that should be online: every one not deactivated. */
+  activeMitras(): LoadMitra[] {
+    return this.mitras.filter((m) => m.deactivationAskedAt === null);
+  }
+
+  start(): void {
+    this.running = true;
+    for (const m of this.mitras) {
+      // Spread over the second, as independent phones are.
+      const t = setTimeout(
+        () => this.timers.push(setInterval(() => this.heartbeat(m), 1000)),
+        Math.random() * 1000,
+      );
+      this.timers.push(t as unknown as ReturnType<typeof setInterval>);
+    }
+    for (const c of this.customers) this.loops.push(this.customerLoop(c));
+  }
+
+  /** Stops making new requests and waits for every customer loop to finish its current step. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all(this.loops);
+  }
+
+  close(): void {
+    for (const m of this.mitras) m.client.close();
+    for (const c of this.customers) c.client.close();
+  }
+
+  fail(op: string, err: unknown): void {
+    const code = (err as HaloError)?.code ?? (err as Error)?.message ?? String(err);
+    const key = `${op}:${code}`;
+    this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
+  }
+
+  private countReconnects(client: HaloClient): void {
+    let first = true;
+    client.socket.on("hello", () => {
+      if (first) first = false;
+      else this.reconnects++;
+    });
+  }
+
+  private async addMitra(): Promise<void> {
+    const store = new MemoryTokenStore();
+    const signIn = await sdkMitra(this.signInAt.internalUrl, this.signInAt.publicUrl, { store });
+    signIn.client.close();
+    const id = signIn.id;
+    // Heartbeats are sent by the load (every second), not by the SDK's slower timer.
+    const client = sdkClient(this.baseUrl, { store, socket: { heartbeat: false } });
+    const m: LoadMitra = {
+      id,
+      client,
+      lastAckAt: 0,
+      deactivationAskedAt: null,
+      deactivatedAt: null,
+      acceptedAfterDeactivation: 0,
+      conversations: new Map(),
+    };
+    this.countReconnects(client);
+    await client.goOnline();
+    await client.socket.connect();
+    m.lastAckAt = Date.now();
+    client.socket.on("pairing.offer", (offer) => {
+      if (!this.running) return;
+      client.acceptOffer(offer.requestId).then(
+        (sessionId) => this.mitraConversation(m, sessionId),
+        (err: HaloError) => {
+          // Losing the race to another mitra is the protocol working, not a failure.
+          if (!["PAIRING_TAKEN", "AT_CAPACITY", "PAIRING_CLOSED", "NOT_FOUND"].includes(err.code))
+            this.fail("pairing.accept", err);
+        },
+      );
+    });
+    this.mitras.push(m);
+  }
+
+  /** The mitra's side of a session: it answers every customer message once. */
+  mitraConversation(m: LoadMitra, sessionId: string): Conversation {
+    const existing = m.conversations.get(sessionId);
+    if (existing) return existing;
+    const conv = m.client.conversation(sessionId);
+    m.conversations.set(sessionId, conv);
+    conv.on("message", (msg) => {
+      if (msg.senderType !== "customer" || !this.running) return;
+      conv.send(`re: ${msg.text}`).then(
+        (stored) => this.sessions.get(sessionId)?.acked.set(stored.id, stored),
+        (err) => {
+          // SESSION_STATE: the customer ended it first; SOCKET_CLOSED: the app left the ended conversation.
+          if (!["SESSION_STATE", "SOCKET_CLOSED"].includes((err as HaloError).code))
+            this.fail("chat.send(mitra)", err);
+        },
+      );
+    });
+    return conv;
+  }
+
+  private async addCustomer(): Promise<void> {
+    const client = await sdkCustomer(this.baseUrl);
+    this.countReconnects(client);
+    const hello = await client.socket.connect();
+    this.customers.push({ id: hello.userId, client, lastOkAt: Date.now() });
+  }
+
+  private heartbeat(m: LoadMitra): void {
+    if (!this.running || m.client.socket.state === "stopped") return;
+    const sentAt = Date.now();
+    m.client.socket.request("heartbeat", {}).then(
+      () => {
+        m.lastAckAt = Date.now();
+        // Made after the deactivation was acknowledged: the gateway must have refused it.
+        if (m.deactivatedAt !== null && sentAt > m.deactivatedAt) m.acceptedAfterDeactivation++;
+      },
+      (err: HaloError) => {
+        // A deactivated mitra's refusals are what must happen.
+        if (m.deactivationAskedAt === null) this.fail("heartbeat", err);
+      },
+    );
+  }
+
+  private async customerLoop(c: LoadCustomer): Promise<void> {
+    while (this.running) {
+      const sessionId = await this.pair(c);
+      if (!sessionId) {
+        await sleep(300);
+        continue;
+      }
+      await this.chat(c, sessionId);
+    }
+  }
+
+  private async pair(c: LoadCustomer): Promise<string | null> {
+    try {
+      const result = await c.client.requestPairing().result;
+      if (result.status !== "matched") {
+        this.fail("pairing", { code: result.reason });
+        return null;
+      }
+      c.lastOkAt = Date.now();
+      return result.sessionId;
+    } catch (err) {
+      this.fail("pairing", err);
+      return null;
+    }
+  }
+
+  private async chat(c: LoadCustomer, sessionId: string): Promise<void> {
+    const conversation = c.client.conversation(sessionId);
+    const session: LoadSession = {
+      id: sessionId,
+      customer: c,
+      mitraId: null,
+      status: "pending_payment",
+      acked: new Map(),
+      conversation,
+    };
+    this.sessions.set(sessionId, session);
+    // One idempotency key for the intent: a retry after a lost answer gets the first answer again.
+    const payKey = `pay-${sessionId}`;
+    const paid = await this.transition(c, session, "pay", "active", () =>
+      c.client.sessions.pay(sessionId, { idempotencyKey: payKey }),
+    );
+    if (!paid) return;
+    for (let i = 0; i < this.opts.messagesPerSession && this.running; i++) {
+      await sleep(this.opts.messageEveryMs);
+      try {
+        const stored = await conversation.send(`m${i} ${sessionId.slice(0, 8)}`);
+        session.acked.set(stored.id, stored);
+        c.lastOkAt = Date.now();
+      } catch (err) {
+        this.fail("chat.send", err);
+      }
+    }
+    await this.transition(c, session, "end", "ended", () => c.client.endSession(sessionId));
+    // The app leaves the conversation; what it holds is checked afterwards by a fresh catch-up.
+    conversation.close();
+    if (session.mitraId) {
+      const m = this.mitras.find((x) => x.id === session.mitraId);
+      m?.conversations.get(sessionId)?.close();
+    }
+  }
+
+  /** A session transition, retried until the gateway answers it (a customer's app keeps trying). */
+  private async transition(
+    c: LoadCustomer,
+    session: LoadSession,
+    op: string,
+    to: LoadSession["status"],
+    call: () => Promise<ChatSession>,
+  ): Promise<boolean> {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      try {
+        const s = await call();
+        session.status = s.status as LoadSession["status"];
+        session.mitraId = s.mitraId;
+        c.lastOkAt = Date.now();
+        return s.status === to;
+      } catch (err) {
+        this.fail(`session.${op}`, err);
+        // The first attempt may have been done with its answer lost (a killed process): ask where it stands.
+        if ((err as HaloError).code === "SESSION_STATE") {
+          const now = await c.client.sessions.get(session.id).catch(() => null);
+          if (now?.status === to) {
+            session.status = to;
+            session.mitraId = now.mitraId;
+            c.lastOkAt = Date.now();
+            return true;
+          }
+        }
+        await sleep(250);
+      }
+    }
+    return false;
+  }
+}
+
+async function inBatches(count: number, size: number, make: () => Promise<void>): Promise<void> {
+  for (let i = 0; i < count; i += size)
+    await Promise.all(Array.from({ length: Math.min(size, count - i) }, make));
+}
