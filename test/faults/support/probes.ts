@@ -38,17 +38,29 @@ export class FaultProbes {
     await Promise.race([Promise.all(this.pending), sleep(timeoutMs)]);
   }
 
+  /**
+   * logout-all over HTTP, retried until the gateway answers 204. Not through
+   * the SDK: its logoutAll() drops the tokens locally even when the call
+   * failed (Postgres down), so a retry through it would be a no-op while the
+   * server still holds the session.
+   */
   private async revoke(): Promise<void> {
     const token = (await this.victim.auth.getAccessToken()).token;
     for (;;) {
       try {
-        await this.victim.auth.logoutAll();
-        this.revokedToken = token;
-        return;
+        const res = await fetch(`${this.deployment.url}/api/shared/auth/logout-all`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+        });
+        if (res.status === 204) {
+          this.revokedToken = token;
+          return;
+        }
+        this.load.fail("logout-all", { code: `HTTP ${res.status}` });
       } catch (err) {
         this.load.fail("logout-all", err);
-        await sleep(300);
       }
+      await sleep(300);
     }
   }
 

@@ -73,6 +73,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
       : { kind: "cluster", nodes: clusterNodes(deployment.env.VALKEY_CLUSTER_NODES as string) },
     "fault-suite",
   );
+  valkey.on("error", () => {}); // the scenarios kill it: errors are expected, reads are retried
   const ctx: FaultContext = { deployment, load, probes, valkey };
   const watch = new OnlineWatch(() => deployment.internalUrl, cc, load);
   try {
@@ -80,6 +81,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
     watch.start();
     await sleep(3000);
     const ended = await s.fault(ctx);
+    load.watchRecovery(ended);
     let recoveryMs: number | null = null;
     try {
       await waitFor(
@@ -91,13 +93,31 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
         25,
       );
       recoveryMs = Date.now() - ended;
+      console.log(
+        `${s.name}: recovered in ${recoveryMs} ms; slowest:\n${load.slowestRecoveries(5).join("\n")}`,
+      );
     } catch {
-      // Not recovered within 30 s: the row says so and the assertion below fails.
+      // Not recovered within 30 s: the row says so, the log says who lagged, the assertion below fails.
+      const mitras = load.activeMitras().filter((m) => m.lastAckAt <= ended);
+      const customers = load.customers.filter((c) => c.lastOkAt <= ended);
+      console.log(
+        `${s.name}: not recovered: ${mitras.length} mitras without a heartbeat acknowledged since (socket ${mitras.map((m) => m.client.socket.state).join(",")}), ` +
+          `${customers.length} customers without a success since:\n${customers.map((c) => c.step).join("\n")}\n` +
+          `extra condition: ${s.recovered ? await s.recovered(ctx).catch((e) => String(e)) : "none"}\n` +
+          (await leftovers(
+            s.databaseUrl,
+            customers.map((c) => c.step),
+          )),
+      );
     }
     await probes.settled();
     await sleep(3000);
     watch.stop();
-    await load.stop();
+    const stuck = await load.stop();
+    if (stuck > 0)
+      console.log(
+        `${s.name}: customer loops stuck:\n${load.stuckSteps().join("\n")}\n${await leftovers(s.databaseUrl, load.stuckSteps())}`,
+      );
     const losses = await checkInvariants({
       load,
       probes,
@@ -143,6 +163,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
       `online count fell below the mitras heartbeating: ${JSON.stringify(watch.lowest)}`,
     ).toBeGreaterThanOrEqual(0);
     expect(recoveryMs, "recovered").not.toBeNull();
+    expect(stuck, "customer loops whose request never settled").toBe(0);
     expect(recoveryMs as number).toBeLessThan(RECOVERY_LIMIT_MS);
     return result;
   } finally {
@@ -151,6 +172,30 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
     load.close();
     closeClients();
     valkey.disconnect();
+  }
+}
+
+/** Evidence for a log: idempotency claims still in flight, and the pairing requests customers wait on. */
+async function leftovers(databaseUrl: string, steps: string[]): Promise<string> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const claims = await c.query(
+      "SELECT scope, created_at, claimed_until FROM idempotency_keys WHERE state = 'in_flight'",
+    );
+    const ids = steps.flatMap((st) => /^pairing ([0-9a-f-]{36})/.exec(st)?.[1] ?? []);
+    const pairing = await c.query(
+      `SELECT r.id, r.status, r.fail_reason, r.created_at,
+              (SELECT json_agg(json_build_object('mitra', o.mitra_id, 'outcome', o.outcome, 'at', o.offered_at))
+                 FROM pairing_offers o WHERE o.request_id = r.id) AS offers
+       FROM pairing_requests r WHERE r.id = ANY($1)`,
+      [ids],
+    );
+    return `in-flight idempotency claims: ${JSON.stringify(claims.rows)}\npairing requests waited on: ${JSON.stringify(pairing.rows)}`;
+  } catch (err) {
+    return `leftovers unreadable: ${(err as Error).message}`;
+  } finally {
+    await c.end();
   }
 }
 

@@ -45,6 +45,8 @@ export interface LoadCustomer {
   client: HaloClient;
   /** Wall time of the last operation the gateway answered with success. */
   lastOkAt: number;
+  /** What its loop waits for now (said when a loop is stuck). */
+  step: string;
 }
 
 export interface LoadOptions {
@@ -122,16 +124,57 @@ export class SteadyLoad {
     for (const c of this.customers) this.loops.push(this.customerLoop(c));
   }
 
-  /** Stops making new requests and waits for every customer loop to finish its current step. */
-  async stop(): Promise<void> {
+  /**
+   * Stops making new requests and waits (up to 15 s) for every customer loop
+   * to finish its current step; resolves with the loops still stuck then
+   * (a request that never settles is a finding of its own).
+   */
+  async stop(): Promise<number> {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
-    await Promise.all(this.loops);
+    let done = 0;
+    await Promise.race([Promise.all(this.loops.map((l) => l.then(() => void done++))), sleep(15_000)]);
+    const stuck = this.loops.length - done;
+    this.loops.length = 0;
+    return stuck;
+  }
+
+  /** What the customers whose loop did not finish were waiting for. */
+  stuckSteps(): string[] {
+    return this.customers.map((c) => c.step).filter((s) => s !== "idle");
   }
 
   close(): void {
     for (const m of this.mitras) m.client.close();
     for (const c of this.customers) c.client.close();
+  }
+
+  /** From `since` on, each client's first success (and what it was) is kept: the recovery of each. */
+  private recovery: {
+    since: number;
+    first: Map<LoadMitra | LoadCustomer, { at: number; what: string }>;
+  } | null = null;
+
+  watchRecovery(since: number): void {
+    this.recovery = { since, first: new Map() };
+  }
+
+  /** The slowest clients to succeed again after `watchRecovery(since)`: ms and what succeeded. */
+  slowestRecoveries(n: number): string[] {
+    const r = this.recovery;
+    if (!r) return [];
+    return [...r.first.entries()]
+      .sort((a, b) => b[1].at - a[1].at)
+      .slice(0, n)
+      .map(([who, f]) => `${f.at - r.since} ms ${"lastAckAt" in who ? "mitra" : "customer"} ${f.what}`);
+  }
+
+  private ok(who: LoadMitra | LoadCustomer, what: string): void {
+    const at = Date.now();
+    if ("lastAckAt" in who) who.lastAckAt = at;
+    else who.lastOkAt = at;
+    const r = this.recovery;
+    if (r && at > r.since && !r.first.has(who)) r.first.set(who, { at, what });
   }
 
   fail(op: string, err: unknown): void {
@@ -168,8 +211,8 @@ export class SteadyLoad {
     await client.goOnline();
     await client.socket.connect();
     m.lastAckAt = Date.now();
+    // Offers are taken until close(): a customer's request made just before stop() still gets its mitra.
     client.socket.on("pairing.offer", (offer) => {
-      if (!this.running) return;
       client.acceptOffer(offer.requestId).then(
         (sessionId) => this.mitraConversation(m, sessionId),
         (err: HaloError) => {
@@ -206,7 +249,7 @@ export class SteadyLoad {
     const client = await sdkCustomer(this.baseUrl);
     this.countReconnects(client);
     const hello = await client.socket.connect();
-    this.customers.push({ id: hello.userId, client, lastOkAt: Date.now() });
+    this.customers.push({ id: hello.userId, client, lastOkAt: Date.now(), step: "idle" });
   }
 
   private heartbeat(m: LoadMitra): void {
@@ -214,7 +257,7 @@ export class SteadyLoad {
     const sentAt = Date.now();
     m.client.socket.request("heartbeat", {}).then(
       () => {
-        m.lastAckAt = Date.now();
+        this.ok(m, "heartbeat");
         // Made after the deactivation was acknowledged: the gateway must have refused it.
         if (m.deactivatedAt !== null && sentAt > m.deactivatedAt) m.acceptedAfterDeactivation++;
       },
@@ -226,6 +269,14 @@ export class SteadyLoad {
   }
 
   private async customerLoop(c: LoadCustomer): Promise<void> {
+    try {
+      await this.customerSteps(c);
+    } finally {
+      c.step = "idle";
+    }
+  }
+
+  private async customerSteps(c: LoadCustomer): Promise<void> {
     while (this.running) {
       const sessionId = await this.pair(c);
       if (!sessionId) {
@@ -238,12 +289,17 @@ export class SteadyLoad {
 
   private async pair(c: LoadCustomer): Promise<string | null> {
     try {
-      const result = await c.client.requestPairing().result;
+      const attempt = c.client.requestPairing();
+      c.step = "pairing";
+      void attempt.requestId
+        .then((id) => (c.step = `pairing ${id} since ${new Date().toISOString()}`))
+        .catch(() => {});
+      const result = await attempt.result;
       if (result.status !== "matched") {
         this.fail("pairing", { code: result.reason });
         return null;
       }
-      c.lastOkAt = Date.now();
+      this.ok(c, c.step);
       return result.sessionId;
     } catch (err) {
       this.fail("pairing", err);
@@ -270,10 +326,11 @@ export class SteadyLoad {
     if (!paid) return;
     for (let i = 0; i < this.opts.messagesPerSession && this.running; i++) {
       await sleep(this.opts.messageEveryMs);
+      c.step = `chat.send in ${sessionId} since ${new Date().toISOString()}`;
       try {
         const stored = await conversation.send(`m${i} ${sessionId.slice(0, 8)}`);
         session.acked.set(stored.id, stored);
-        c.lastOkAt = Date.now();
+        this.ok(c, c.step);
       } catch (err) {
         this.fail("chat.send", err);
       }
@@ -296,11 +353,12 @@ export class SteadyLoad {
     call: () => Promise<ChatSession>,
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 40; attempt++) {
+      c.step = `session.${op} of ${session.id} since ${new Date().toISOString()}`;
       try {
         const s = await call();
         session.status = s.status as LoadSession["status"];
         session.mitraId = s.mitraId;
-        c.lastOkAt = Date.now();
+        this.ok(c, c.step);
         return s.status === to;
       } catch (err) {
         this.fail(`session.${op}`, err);
@@ -310,7 +368,7 @@ export class SteadyLoad {
           if (now?.status === to) {
             session.status = to;
             session.mitraId = now.mitraId;
-            c.lastOkAt = Date.now();
+            this.ok(c, c.step);
             return true;
           }
         }
