@@ -93,9 +93,15 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
         25,
       );
       recoveryMs = Date.now() - ended;
-      console.log(
-        `${s.name}: recovered in ${recoveryMs} ms; slowest:\n${load.slowestRecoveries(5).join("\n")}`,
-      );
+      const slowest = load.slowestRecoveries(5);
+      const evidence =
+        recoveryMs >= RECOVERY_LIMIT_MS
+          ? `\n${await leftovers(
+              s.databaseUrl,
+              slowest.map((l) => l.replace(/^\d+ ms customer /, "")),
+            )}`
+          : "";
+      console.log(`${s.name}: recovered in ${recoveryMs} ms; slowest:\n${slowest.join("\n")}${evidence}`);
     } catch {
       // Not recovered within 30 s: the row says so, the log says who lagged, the assertion below fails.
       const mitras = load.activeMitras().filter((m) => m.lastAckAt <= ended);
