@@ -1,28 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../support/db.js";
+import { describe, expect, it } from "vitest";
 import { sleep } from "../support/sdk.js";
 import { ownerPort, startPrivateCluster, type TestCluster } from "../support/valkey-cluster.js";
-import { Deployment } from "./support/deployment.js";
-import { allowLoadSignIns, runScenario } from "./support/scenario.js";
+import { useDeployment } from "./support/deployment.js";
+import { runScenario } from "./support/scenario.js";
 
 // A private cluster (scripts/valkey-cluster.sh on free ports): the test kills one of its primaries.
-let db: TestDatabase;
 let cluster: TestCluster;
-let deployment: Deployment;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await allowLoadSignIns(db.url);
+const ctx = useDeployment(async () => {
   cluster = await startPrivateCluster();
-  deployment = await Deployment.start({
-    count: 3,
-    databaseUrl: db.url,
-    valkey: { clusterNodes: cluster.nodes },
-  });
-});
-afterAll(async () => {
-  await deployment?.close();
-  await cluster?.stop();
-  await db?.drop();
+  return { target: { clusterNodes: cluster.nodes }, stop: () => cluster.stop() };
 });
 
 describe("fault 2: kill -9 of the Valkey Cluster primary that holds the availability slot", () => {
@@ -30,8 +16,8 @@ describe("fault 2: kill -9 of the Valkey Cluster primary that holds the availabi
     let victim = 0;
     await runScenario({
       name: "2. kill -9 cluster primary",
-      deployment,
-      databaseUrl: db.url,
+      deployment: ctx.deployment,
+      databaseUrl: ctx.db.url,
       recoveredMeans: "the {avail} slot served by the promoted replica",
       fault: async ({ valkey, deployment: d, probes }) => {
         // The primary of the {avail} slot: every heartbeat and the presence sets live there.

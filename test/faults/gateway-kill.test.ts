@@ -1,28 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../support/db.js";
-import { TEST_VALKEY_URL } from "../support/env.js";
-import { Deployment } from "./support/deployment.js";
-import { allowLoadSignIns, runScenario } from "./support/scenario.js";
+import { describe, expect, it } from "vitest";
+import { useDeployment } from "./support/deployment.js";
+import { runScenario } from "./support/scenario.js";
 
-let db: TestDatabase;
-let deployment: Deployment;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await allowLoadSignIns(db.url);
-  deployment = await Deployment.start({ count: 3, databaseUrl: db.url, valkey: { url: TEST_VALKEY_URL } });
-});
-afterAll(async () => {
-  await deployment?.close();
-  await db?.drop();
-});
+const ctx = useDeployment();
 
 describe("fault 4: kill -9 of one of three gateways mid-load", () => {
   it("its sockets reconnect to the other two and catch up; nothing acknowledged is lost", async () => {
     let onKilled = 0;
     await runScenario({
       name: "4. kill -9 1 of 3 gateways",
-      deployment,
-      databaseUrl: db.url,
+      deployment: ctx.deployment,
+      databaseUrl: ctx.db.url,
       recoveredMeans: "",
       fault: async ({ deployment: d, probes }) => {
         // Not the first process: the load signed in there, and the probes' operator calls go to a live one anyway.

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { TEST_VALKEY_URL } from "../support/env.js";
 import { OwnPostgres } from "../support/own-postgres.js";
 import { sleep } from "../support/sdk.js";
-import { Deployment } from "./support/deployment.js";
-import { allowLoadSignIns, runScenario } from "./support/scenario.js";
+import { allowLoadSignIns, Deployment } from "./support/deployment.js";
+import { runScenario } from "./support/scenario.js";
 
 // A Postgres of the test's own: the shared one on 5432 is never stopped.
 let postgres: OwnPostgres;

@@ -1,23 +1,14 @@
-import { afterAll, beforeAll, describe, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../support/db.js";
+import { describe, it } from "vitest";
 import { sleep } from "../support/sdk.js";
 import { OwnValkey } from "../support/valkey.js";
-import { Deployment } from "./support/deployment.js";
-import { allowLoadSignIns, runScenario } from "./support/scenario.js";
+import { useDeployment } from "./support/deployment.js";
+import { runScenario } from "./support/scenario.js";
 
-let db: TestDatabase;
+// A redis-server of the test's own (never 6379): the test kills it.
 let valkey: OwnValkey;
-let deployment: Deployment;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await allowLoadSignIns(db.url);
+const ctx = useDeployment(async () => {
   valkey = await OwnValkey.start();
-  deployment = await Deployment.start({ count: 3, databaseUrl: db.url, valkey: { url: valkey.url } });
-});
-afterAll(async () => {
-  await deployment?.close();
-  await valkey?.stop();
-  await db?.drop();
+  return { target: { url: valkey.url }, stop: () => valkey.stop() };
 });
 
 describe("fault 1: kill -9 of Valkey, back empty after 3 s", () => {
@@ -26,8 +17,8 @@ describe("fault 1: kill -9 of Valkey, back empty after 3 s", () => {
     let back = 0;
     await runScenario({
       name: "1. kill -9 Valkey, back empty",
-      deployment,
-      databaseUrl: db.url,
+      deployment: ctx.deployment,
+      databaseUrl: ctx.db.url,
       recoveredMeans: "the mirror reseeded (online and deactivated sets as in Postgres)",
       fault: async ({ probes }) => {
         await valkey.crash();

@@ -1,4 +1,8 @@
+import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import { createKeys, type Keys } from "../../../src/valkey/keys.js";
+import { createTestDatabase, type TestDatabase } from "../../support/db.js";
+import { TEST_VALKEY_URL } from "../../support/env.js";
 import { type SpawnedGateway, spawnGateway, TEST_JWT_SECRET } from "../../support/gateway.js";
 import { ADMIN_ENV } from "../../support/people.js";
 import { TcpProxy } from "../../support/tcp-proxy.js";
@@ -81,4 +85,45 @@ export class Deployment {
     await Promise.all(this.live().map((g) => g.stop("SIGTERM")));
     await this.balancer.close();
   }
+}
+
+export interface DeploymentContext {
+  db: TestDatabase;
+  deployment: Deployment;
+}
+
+/**
+ * Registers beforeAll/afterAll for a scenario file: its own database (load
+ * sign-ins allowed), `count` gateways on the Valkey that `valkey` starts (the
+ * shared one by default), all stopped afterwards, the Valkey last.
+ */
+export function useDeployment(
+  valkey: () => Promise<{ target: ValkeyTarget; stop?: () => Promise<void> }> = async () => ({
+    target: { url: TEST_VALKEY_URL },
+  }),
+  count = 3,
+): DeploymentContext {
+  const ctx = {} as DeploymentContext;
+  let stopValkey: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    ctx.db = await createTestDatabase();
+    await allowLoadSignIns(ctx.db.url);
+    const v = await valkey();
+    stopValkey = v.stop;
+    ctx.deployment = await Deployment.start({ count, databaseUrl: ctx.db.url, valkey: v.target });
+  });
+  afterAll(async () => {
+    await ctx.deployment?.close();
+    await stopValkey?.();
+    await ctx.db?.drop();
+  });
+  return ctx;
+}
+
+/** Lets the OTP sign-ins of a whole load come from 127.0.0.1 (before the gateways start). */
+export async function allowLoadSignIns(databaseUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  await c.query("UPDATE app_config SET value = '100000'::jsonb WHERE key = 'otp_max_per_ip_per_hour'");
+  await c.end();
 }

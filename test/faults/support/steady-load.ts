@@ -125,13 +125,14 @@ export class SteadyLoad {
   }
 
   /**
-   * Stops making new requests and waits (up to 15 s) for every customer loop
+   * Stops the customers' new requests and waits (up to 15 s) for every customer loop
    * to finish its current step; resolves with the loops still stuck then
    * (a request that never settles is a finding of its own).
    */
   async stop(): Promise<number> {
+    // Mitras keep heartbeating until close(): a mitra that stopped would rightly go stale (and
+    // auto-offline) while the invariants are checked.
     this.running = false;
-    for (const t of this.timers) clearInterval(t);
     let done = 0;
     await Promise.race([Promise.all(this.loops.map((l) => l.then(() => void done++))), sleep(15_000)]);
     const stuck = this.loops.length - done;
@@ -145,6 +146,7 @@ export class SteadyLoad {
   }
 
   close(): void {
+    for (const t of this.timers) clearInterval(t);
     for (const m of this.mitras) m.client.close();
     for (const c of this.customers) c.client.close();
   }
@@ -253,7 +255,7 @@ export class SteadyLoad {
   }
 
   private heartbeat(m: LoadMitra): void {
-    if (!this.running || m.client.socket.state === "stopped") return;
+    if (m.client.socket.state === "stopped") return;
     const sentAt = Date.now();
     m.client.socket.request("heartbeat", {}).then(
       () => {
