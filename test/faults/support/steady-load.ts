@@ -363,7 +363,6 @@ export class SteadyLoad {
         this.ok(c, c.step);
         return s.status === to;
       } catch (err) {
-        this.fail(`session.${op}`, err);
         // The first attempt may have been done with its answer lost (a killed process): ask where it stands.
         if ((err as HaloError).code === "SESSION_STATE") {
           const now = await c.client.sessions.get(session.id).catch(() => null);
@@ -373,7 +372,11 @@ export class SteadyLoad {
             this.ok(c, c.step);
             return true;
           }
-        }
+          this.fail(`session.${op}`, {
+            code: `SESSION_STATE (stored: ${now ? `${now.status}/${now.endReason}` : "?"})`,
+          });
+          if (now?.status === "ended") return false; // ended elsewhere (a timer, the mitra, a reroute): nothing to retry
+        } else this.fail(`session.${op}`, err);
         await sleep(250);
       }
     }
