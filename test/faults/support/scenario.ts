@@ -112,6 +112,10 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
     await probes.settled();
     await sleep(3000);
     watch.stop();
+    // Every socket of a killed or stopped process is open again, on another process.
+    const notOpen = [...load.activeMitras(), ...load.customers].filter(
+      (x) => x.client.socket.state !== "open",
+    ).length;
     const stuck = await load.stop();
     if (stuck > 0)
       console.log(
@@ -163,6 +167,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
     ).toBeGreaterThanOrEqual(0);
     expect(recoveryMs, "recovered").not.toBeNull();
     expect(stuck, "customer loops whose request never settled").toBe(0);
+    expect(notOpen, "client sockets not open again after the fault").toBe(0);
     expect(recoveryMs as number).toBeLessThan(RECOVERY_LIMIT_MS);
     return result;
   } finally {
