@@ -79,7 +79,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
       await waitFor(
         // The scenario's own condition first, so that it is polled (and timed) from the start.
         async () =>
-          (s.recovered ? await s.recovered(ctx) : true) &&
+          (s.recovered ? await s.recovered(ctx).catch(() => false) : true) &&
           load.activeMitras().every((m) => m.lastAckAt > ended) &&
           load.customers.every((c) => c.lastOkAt > ended),
         30_000,

@@ -305,6 +305,11 @@ export class SteadyLoad {
       return result.sessionId;
     } catch (err) {
       this.fail("pairing", err);
+      // The gateway paired this customer again by itself (a reroute): carry on in that session, as the app does.
+      if ((err as HaloError).code === "SESSION_OPEN") {
+        const open = await c.client.sessions.listOpen().catch(() => []);
+        if (open[0] && !this.sessions.has(open[0].id)) return open[0].id;
+      }
       return null;
     }
   }
