@@ -293,7 +293,10 @@ async function main() {
     env: {
       ...BASE_ENV,
       DATABASE_URL,
-      VALKEY_URL,
+      // bench/cluster-bench.mjs runs this bench with the gateways on its Valkey Cluster.
+      ...(env.BENCH_VALKEY_CLUSTER_NODES
+        ? { VALKEY_CLUSTER_NODES: env.BENCH_VALKEY_CLUSTER_NODES }
+        : { VALKEY_URL }),
       VALKEY_KEY_PREFIX: `${KEY_ROOT}gw:`,
       AUTH_JWT_SECRET: JWT_SECRET,
     },

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { TEST_VALKEY_URL } from "./support/env.js";
+import { TEST_VALKEY_ENV } from "./support/env.js";
 import { type SpawnedGateway, spawnGateway, TEST_JWT_SECRET, waitFor } from "./support/gateway.js";
 import { QUIET_SWEEPS } from "./support/setup.js";
 import { testPrefix } from "./support/valkey.js";
@@ -43,7 +43,7 @@ describe("a gateway killed with SIGKILL", () => {
   it("loses no ending: the next process restores the timers and ends each session on time", async () => {
     const env = {
       DATABASE_URL: db.url,
-      VALKEY_URL: TEST_VALKEY_URL,
+      ...TEST_VALKEY_ENV,
       VALKEY_KEY_PREFIX: testPrefix(),
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       // No sweep may do the work in this test: only restored timers.
@@ -88,7 +88,7 @@ describe("a gateway killed with SIGKILL", () => {
     const id = await sessionDueAt("active", missed);
     const gw = await spawnGateway({
       DATABASE_URL: db.url,
-      VALKEY_URL: TEST_VALKEY_URL,
+      ...TEST_VALKEY_ENV,
       VALKEY_KEY_PREFIX: testPrefix(),
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       ...QUIET_SWEEPS,

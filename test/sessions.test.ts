@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { SessionView } from "../src/sessions/session-store.js";
 import { insertPendingSession } from "../src/sessions/session-store.js";
 import { anonymousCustomer, type Pair } from "./support/auth.js";
-import type { TestGateway } from "./support/gateway.js";
+import { type TestGateway, waitFor } from "./support/gateway.js";
 import { mitraToken, seedMitra } from "./support/mitras.js";
 import { call, type Reply } from "./support/people.js";
 import { QUIET_SWEEPS, useGateways } from "./support/setup.js";
@@ -441,6 +441,8 @@ describe("timers", () => {
     for (const mitraId of [pending.mitraId, active.mitraId]) {
       expect(await capacity(mitraId)).toEqual({ valkey: "0", postgres: 0 });
     }
+    // The push crosses processes (Valkey pub/sub): wait for it, then a little more for a duplicate.
+    await waitFor(() => updates(customerWs, active.session.id).length > 0, 3000);
     await sleep(300);
     expect(updates(customerWs, active.session.id).map((f) => f.session.endReason)).toEqual(["EXPIRED"]);
     // Nothing overdue is left: another run changes nothing.

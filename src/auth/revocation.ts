@@ -6,7 +6,7 @@ import type { Metrics } from "../metrics.js";
 import { TickBatch } from "../tick-batch.js";
 import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
-import type { PubSub } from "../valkey/pubsub.js";
+import type { BusMessage, PubSub } from "../valkey/pubsub.js";
 
 /** Each process looks for new revocations in Postgres at least this often while Valkey is not usable. */
 const PG_POLL_MS = 500;
@@ -53,9 +53,11 @@ export class Revocations extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    await this.d.pubsub.subscribe(this.d.keys.channel.revocations, (msg) => {
+    const onMessage = (msg: BusMessage) => {
       if (msg.kind === "sessions" && Array.isArray(msg.sids)) this.learn(msg.sids.map(String));
-    });
+    };
+    await this.d.pubsub.subscribe(this.d.keys.channel.revocations, onMessage);
+    await this.d.pubsub.subscribeLegacy(this.d.keys.channel.legacy.revocations, onMessage);
     this.d.health?.on("down", () => {
       this.keysReady = false;
     });
@@ -85,13 +87,10 @@ export class Revocations extends EventEmitter {
     if (valkey && this.keysReady) {
       try {
         const ks = sids.map((sid) => keys.revokedSession(sid));
-        // One MGET; in cluster mode the keys sit in many slots, so one pipeline of GETs instead.
+        // One MGET; in cluster mode the keys sit in many slots on several nodes, where ioredis
+        // refuses a pipeline (and MGET is CROSSSLOT): one GET each, routed to its node.
         if (!this.d.cluster) return (await valkey.mget(ks)).map((v) => v !== null);
-        const res = await ks.reduce((p, k) => p.get(k), valkey.pipeline()).exec();
-        return (res ?? []).map(([err, v]) => {
-          if (err) throw err;
-          return v !== null;
-        });
+        return (await Promise.all(ks.map((k) => valkey.get(k)))).map((v) => v !== null);
       } catch {
         // fall through to Postgres
       }
@@ -116,9 +115,10 @@ export class Revocations extends EventEmitter {
     if (valkey) {
       try {
         const ttl = this.d.accessTtlSeconds + 60;
-        const multi = valkey.multi();
-        for (const sid of sids) multi.set(keys.revokedSession(sid), "1", "EX", ttl);
-        await multi.exec();
+        await this.markRevoked(
+          valkey,
+          sids.map((sid) => [keys.revokedSession(sid), ttl]),
+        );
       } catch (err) {
         // Other processes see it through their Postgres fallback or the rebuild on reconnect.
         this.d.log.warn({ err: (err as Error).message }, "could not mark revocations in Valkey");
@@ -127,6 +127,20 @@ export class Revocations extends EventEmitter {
     await pubsub
       .publish(keys.channel.revocations, { v: 1, kind: "sessions", sids })
       .catch((err: Error) => this.d.log.warn({ err: err.message }, "could not publish revocations"));
+  }
+
+  /**
+   * Sets `auth:revoked:<sid>` keys with their TTLs in one round trip. On a
+   * cluster they sit in many slots on several nodes, where MULTI is CROSSSLOT
+   * and ioredis refuses a pipeline: one SET each, routed to its node.
+   */
+  private async markRevoked(valkey: ValkeyClient, marks: [key: string, ttl: number][]): Promise<void> {
+    if (this.d.cluster) {
+      await Promise.all(marks.map(([k, ttl]) => valkey.set(k, "1", "EX", ttl)));
+      return;
+    }
+    const res = await marks.reduce((p, [k, ttl]) => p.set(k, "1", "EX", ttl), valkey.pipeline()).exec();
+    for (const [err] of res ?? []) if (err) throw err;
   }
 
   private learn(sids: string[]): void {
@@ -153,13 +167,13 @@ export class Revocations extends EventEmitter {
         [since],
       );
       if (rows.length > 0) {
-        const pipe = valkey.pipeline();
+        const marks: [string, number][] = [];
         for (const r of rows) {
           const left =
             accessTtlSeconds + 60 - Math.floor((this.d.now().getTime() - r.revoked_at.getTime()) / 1000);
-          if (left > 0) pipe.set(keys.revokedSession(r.id), "1", "EX", left);
+          if (left > 0) marks.push([keys.revokedSession(r.id), left]);
         }
-        await pipe.exec();
+        await this.markRevoked(valkey, marks);
         // Revocations announced while our subscriber was away: close those sockets too.
         this.learn(rows.map((r) => r.id));
       }

@@ -48,11 +48,51 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     verificationCreateLock: (mitraId: string) => `${prefix}verification:create-lock:${mitraId}`,
 
     // --- pub/sub channels (owned by src/valkey/pubsub) ---
+    // Shard channels (SPUBLISH/SSUBSCRIBE): a message travels to the one node
+    // that owns the channel's slot, instead of being broadcast over the whole
+    // cluster bus as PUBLISH is.
     channel: {
       revocations: `${prefix}ch:revocations`,
       config: `${prefix}ch:config`,
-      /** Frames addressed to a user, an auth session, a chat session or a group, for every process's sockets. */
-      events: `${prefix}ch:events`,
+      /**
+       * Frames addressed to a user, for every process's sockets, split over
+       * EVENT_SHARD_TAGS.length shard channels (a user's frames always use the
+       * same one, so their order holds). Each carries a hash tag in cluster mode.
+       */
+      events: EVENT_SHARD_TAGS.map((tag, i) => `${prefix}${cluster ? `{${tag}}` : ""}ch:events:${i}`),
+      /** The classic (PUBLISH) channels of the single-channel version, heard during a rolling deploy. */
+      legacy: {
+        events: `${prefix}ch:events`,
+        revocations: `${prefix}ch:revocations`,
+        config: `${prefix}ch:config`,
+      },
+      /** A mitra (de)activated: every process's in-memory deactivated set (src/mirror/deactivated-set.ts). */
+      mitraActive: `${prefix}ch:mitra-active`,
     },
   };
 }
+
+/**
+ * Hash tags of the event shard channels: tag i hashes to a slot in the i-th
+ * sixteenth of the 16384 slots (found once with CLUSTER KEYSLOT; the cluster
+ * test checks them), so with slots split evenly over any number of primaries
+ * up to 16 the shards land on every primary rather than where chance puts them.
+ */
+export const EVENT_SHARD_TAGS = [
+  "ev0.40",
+  "ev1.43",
+  "ev2.60",
+  "ev3.63",
+  "ev4.23",
+  "ev5.20",
+  "ev6.2",
+  "ev7.1",
+  "ev8.0",
+  "ev9.3",
+  "ev10.40",
+  "ev11.43",
+  "ev12.61",
+  "ev13.62",
+  "ev14.23",
+  "ev15.20",
+] as const;

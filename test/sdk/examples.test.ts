@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
-import { TEST_VALKEY_URL } from "../support/env.js";
+import { TEST_VALKEY_ENV } from "../support/env.js";
 import { type SpawnedGateway, spawnGateway, TEST_JWT_SECRET, waitFor } from "../support/gateway.js";
 import { newMitraPhone } from "../support/people.js";
 import { QUIET_SWEEPS } from "../support/setup.js";
@@ -23,7 +23,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   gw = await spawnGateway({
     DATABASE_URL: db.url,
-    VALKEY_URL: TEST_VALKEY_URL,
+    ...TEST_VALKEY_ENV,
     VALKEY_KEY_PREFIX: testPrefix(),
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ENABLE_TEST_ROUTES: "true",

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ChatMessage, HaloClient } from "../../packages/client/src/node.js";
 import { freePort } from "../../src/free-port.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
-import { TEST_VALKEY_URL } from "../support/env.js";
+import { TEST_VALKEY_ENV } from "../support/env.js";
 import { type SpawnedGateway, spawnGateway, TEST_JWT_SECRET, waitFor } from "../support/gateway.js";
 import { closeClients, nextEvent, sdkCustomer, sdkMitra } from "../support/sdk.js";
 import { QUIET_SWEEPS } from "../support/setup.js";
@@ -21,7 +21,7 @@ beforeAll(async () => {
   await c.end();
   env = {
     DATABASE_URL: db.url,
-    VALKEY_URL: TEST_VALKEY_URL,
+    ...TEST_VALKEY_ENV,
     VALKEY_KEY_PREFIX: testPrefix(),
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ENABLE_TEST_ROUTES: "true",

@@ -4,7 +4,13 @@ import pino from "pino";
 import { loadConfig } from "../../src/config.js";
 import { createPool, type Pool } from "../../src/db/pool.js";
 import { type Gateway, startGateway } from "../../src/gateway.js";
-import { createValkeyClient, type ValkeyClient, ValkeyHealth } from "../../src/valkey/client.js";
+import {
+  createValkeyClient,
+  type ValkeyClient,
+  ValkeyHealth,
+  type ValkeyTarget,
+} from "../../src/valkey/client.js";
+import { TEST_VALKEY_ENV, TEST_VALKEY_URL } from "./env.js";
 
 export const silentLog = pino({ level: "silent" });
 
@@ -39,21 +45,26 @@ export async function startTestGateway(opts: {
   /** A clock the test moves (expiry, cooldowns, lockouts) instead of sleeping. */
   now?: () => Date;
 }): Promise<TestGateway> {
+  // The suite's shared Valkey is a cluster in `npm run test:cluster`; a test's own redis-server never is.
+  const shared = opts.valkeyUrl === TEST_VALKEY_URL;
+  const valkeyEnv = shared ? TEST_VALKEY_ENV : opts.valkeyUrl ? { VALKEY_URL: opts.valkeyUrl } : {};
   const config = loadConfig({
     NODE_ENV: "test",
     PUBLIC_HOST: "127.0.0.1",
     PUBLIC_PORT: "0",
     INTERNAL_PORT: "0",
     DATABASE_URL: opts.databaseUrl,
-    ...(opts.valkeyUrl ? { VALKEY_URL: opts.valkeyUrl } : {}),
+    ...valkeyEnv,
     VALKEY_KEY_PREFIX: opts.prefix ?? `t${Math.random().toString(36).slice(2, 10)}:`,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ...opts.env,
   });
   const pool = createPool(opts.databaseUrl, { max: 5 });
-  const valkey = opts.valkeyUrl
-    ? createValkeyClient({ kind: "standalone", url: opts.valkeyUrl }, "test")
-    : null;
+  const target: ValkeyTarget | null =
+    config.valkeyMode.kind === "standalone" || config.valkeyMode.kind === "cluster"
+      ? config.valkeyMode
+      : null;
+  const valkey = target ? createValkeyClient(target, "test") : null;
   const health = valkey ? new ValkeyHealth(valkey, silentLog, 250) : null;
   health?.start();
   if (health) await health.waitUntilUp(3000);

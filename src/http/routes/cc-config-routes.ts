@@ -13,6 +13,7 @@ import type { Router } from "../router.js";
  */
 export function registerCcConfigRoutes(router: Router, s: Services): void {
   void s.pubsub.subscribe(s.keys.channel.config, () => s.appConfig.invalidate());
+  void s.pubsub.subscribeLegacy(s.keys.channel.legacy.config, () => s.appConfig.invalidate());
 
   router.get("/internal/config", async (req) => {
     await requireAdmin(s.pool, await requirePrincipal(s.auth, req));
