@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import { descendantPids, establishedPerProcess } from "../bench/lib/proc-sockets.mjs";
 import { anonymousCustomer } from "./support/auth.js";
 import { createTestDatabase, type TestDatabase } from "./support/db.js";
-import { TEST_VALKEY_URL } from "./support/env.js";
+import { TEST_VALKEY_ENV } from "./support/env.js";
 import { type SpawnedGateway, spawnGateway, waitFor } from "./support/gateway.js";
 import { testPrefix } from "./support/valkey.js";
 
@@ -22,12 +22,12 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** WORKERS=2 on this file's database and a fresh key prefix of the shared Valkey. */
+/** WORKERS=2 on this file's database and a fresh key prefix of the suite's shared Valkey (a cluster in test:cluster). */
 const spawnWorkers = (env: Record<string, string> = {}): Promise<SpawnedGateway> =>
   spawnGateway({
     WORKERS: "2",
     DATABASE_URL: db.url,
-    VALKEY_URL: TEST_VALKEY_URL,
+    ...TEST_VALKEY_ENV,
     VALKEY_KEY_PREFIX: testPrefix(),
     AUTH_JWT_SECRET: SECRET,
     ...env,
