@@ -17,7 +17,7 @@ export default defineConfig({
           ...shared,
           name: "server",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/browser/**", "**/node_modules/**"],
+          exclude: ["test/browser/**", "test/faults/**", "**/node_modules/**"],
           // Files run in parallel: each has its own database and Valkey prefix.
           fileParallelism: true,
           maxWorkers: 2,

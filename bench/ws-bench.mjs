@@ -103,6 +103,10 @@ const SCRAPES = 5;
 const P99_TARGET_MS = 20;
 const RSS_TARGET_BYTES = 4096;
 const CPU_RATIO_TARGET = 0.67;
+/** Issue 17: gateway CPU per heartbeat against the bare echo's, and the ack p99 of every open-loop run. */
+const ECHO_STEADY_RATIO_TARGET = 1.5;
+const ECHO_CLOSED_RATIO_TARGET = 1.25;
+const STEADY_P99_TARGET_MS = 5;
 const THROUGHPUT_RATIO_TARGET = 1.0;
 const QUIET_BELOW = 0.15;
 const QUIET_WAIT_MS = int(env.BENCH_QUIET_WAIT_SECONDS, 20) * 1000;
@@ -117,6 +121,14 @@ const path = (rel) => fileURLToPath(new URL(rel, import.meta.url));
 const MAIN_JS = path("../dist/main.js");
 const CLIENT_JS = path("./lib/ws-client.mjs");
 const NAIVE_WS_JS = path("./baselines/naive-ws-heartbeat.mjs");
+const ECHO_WS_JS = path("./baselines/echo-ws.mjs");
+const STALL_WATCH_JS = path("./lib/stall-watch.mjs");
+/** BENCH_WS_STALLS=1: the gateway of section 1 logs every event-loop stall and GC pause (lib/stall-watch.mjs). */
+/** BENCH_WS_GATEWAY_ENV: JSON of extra gateway variables, e.g. '{"VALKEY_ONLINE_MIRROR_SWEEP_SECONDS":"10"}' to put a sweep inside a window. */
+const GATEWAY_ENV = JSON.parse(env.BENCH_WS_GATEWAY_ENV ?? "{}");
+/** BENCH_WS_ONLINE=1: the mitras are online (the heartbeat mirror and auto-offline then read all of them). */
+const ONLINE = env.BENCH_WS_ONLINE === "1";
+const STALLS = env.BENCH_WS_STALLS === "1";
 
 const DB_NAME = `halo_bench_ws_${process.pid}`;
 const KEY_ROOT = `halo_bench_ws_${process.pid}:`;
@@ -159,8 +171,13 @@ async function cleanup() {
 // ---------------------------------------------------------------- servers
 
 /** `inspect`: with the inspector on a free port, for profileDuring (profile mode only). */
-async function startGateway({ inspect = false } = {}) {
-  const args = inspect ? ["--inspect=127.0.0.1:0", MAIN_JS] : [MAIN_JS];
+async function startGateway({ inspect = false, stalls = false } = {}) {
+  const args = [
+    ...(inspect ? ["--inspect=127.0.0.1:0"] : []),
+    ...(stalls ? ["--import", STALL_WATCH_JS] : []),
+    MAIN_JS,
+  ];
+  const stallLines = [];
   const svc = track(
     startChild({
       name: "gateway",
@@ -178,8 +195,10 @@ async function startGateway({ inspect = false } = {}) {
         VALKEY_URL,
         VALKEY_KEY_PREFIX: PREFIX.gateway,
         AUTH_JWT_SECRET: JWT_SECRET,
+        ...GATEWAY_ENV,
       },
       isReady: (j) => j.msg === "listening",
+      onLine: (j) => j.stall !== undefined && stallLines.push(j),
     }),
   );
   const l = await svc.ready;
@@ -193,6 +212,45 @@ async function startGateway({ inspect = false } = {}) {
     cpu: () => ({ at: performance.now(), cpuUs: processCpuUs(pid) }),
     wsUrl: `ws://127.0.0.1:${l.publicPort}/ws`,
     read: () => scrapeGateway(internalUrl),
+    /** Stalls and GC pauses the watcher logged (BENCH_WS_STALLS=1), wall-clock ms. */
+    stalls: () => stallLines.splice(0),
+  };
+}
+
+/** The bare uWS echo (baselines/echo-ws.mjs): JWT at the upgrade, then JSON.parse + ack; no Valkey. */
+async function startEcho() {
+  const svc = track(
+    startChild({
+      name: "echo baseline",
+      args: [ECHO_WS_JS],
+      fdLimit: FD_LIMIT,
+      env: { ...BASE_ENV, AUTH_JWT_SECRET: JWT_SECRET },
+      isReady: (j) => j.listening === true,
+    }),
+  );
+  const l = await svc.ready;
+  checkFdLimit("echo baseline", svc.child.pid);
+  const url = `http://127.0.0.1:${l.port}`;
+  const pid = svc.child.pid;
+  return {
+    name: "echo",
+    svc,
+    cpu: () => ({ at: performance.now(), cpuUs: processCpuUs(pid) }),
+    wsUrl: `ws://127.0.0.1:${l.port}/ws`,
+    read: async () => {
+      const s = await (await fetch(`${url}/stats`)).json();
+      return {
+        at: performance.now(),
+        cpuUs: s.cpuUs,
+        rssBytes: s.rssBytes,
+        heapBytes: Number.NaN,
+        sockets: s.sockets,
+        heartbeats: Number.NaN,
+        rateLimited: Number.NaN,
+        fallbacks: Number.NaN,
+        gcMs: Number.NaN,
+      };
+    },
   };
 }
 
@@ -348,14 +406,14 @@ async function quiet(r, label) {
 // ---------------------------------------------------------------- 1. 10,000 sockets, open loop
 
 /** `profile`: called with the gateway and the window's promise; returns what to await instead (profile mode). */
-async function openLoopRun(clients, tokens, r, run, { inspect = false, profile } = {}) {
-  const gw = await startGateway({ inspect });
+async function openLoopRun(clients, tokens, r, run, { inspect = false, profile, echo = false } = {}) {
+  const gw = echo ? await startEcho() : await startGateway({ inspect, stalls: STALLS });
   try {
     // Warm the upgrade path (JIT) before the "before" reading.
     await connectAll(clients, gw, tokens.slice(0, WARMUP_SOCKETS));
     await closeAll(clients);
     await waitForSockets(gw, 0);
-    await quiet(r, `10,000 sockets run ${run}/${RUNS}`);
+    await quiet(r, `${fmt(SOCKETS, 0)} sockets on the ${gw.name}, run ${run}/${RUNS}`);
     const before = await gw.read();
     const conn = await connectAll(clients, gw, tokens.slice(0, SOCKETS));
     await waitForSockets(gw, SOCKETS);
@@ -400,8 +458,10 @@ async function openLoopRun(clients, tokens, r, run, { inspect = false, profile }
     await sleep(Math.max(0, windowAt - absNow()));
     // CPU from /proc at the window's edges; /metrics only after it (a scrape stalls the gateway).
     const c0 = gw.cpu();
+    const w0 = absNow();
     const out = await (profile ? profile(gw, Promise.all(replies)) : Promise.all(replies));
     const c1 = gw.cpu();
+    const w1 = absNow();
     const m1 = await gw.read();
     const sum = (k) => out.reduce((n, x) => n + x[k], 0);
     const latencies = out.flatMap((x) => x.latencies);
@@ -433,9 +493,12 @@ async function openLoopRun(clients, tokens, r, run, { inspect = false, profile }
       fallbacks: m1.fallbacks - idle.fallbacks,
       gcMsPerSecond: (m1.gcMs - idle.gcMs) / ((m1.at - idle.at) / 1000),
       errorCodes: mergeCodes(out),
+      slowAcks: out.flatMap((x) => x.slowAcks ?? []),
+      stalls: (gw.stalls?.() ?? []).filter((s) => s.at >= w0 - 50 && s.at <= w1),
+      windowAt: w0,
     };
     log(
-      `  connected ${fmt(SOCKETS, 0)} in ${fmt(conn.ms / 1000, 2)} s (${fmt(conn.perSecond, 0)}/s); ` +
+      `  ${gw.name}: connected ${fmt(SOCKETS, 0)} in ${fmt(conn.ms / 1000, 2)} s (${fmt(conn.perSecond, 0)}/s); ` +
         `RSS ${mib(before.rssBytes)} → ${mib(idle.rssBytes)} MiB idle: ${fmt(rssPerSocket / 1024, 2)} KiB/socket ` +
         `(V8 heap ${fmt(heapPerSocket / 1024, 2)} KiB/socket); idle CPU ${fmt(idleCpuUsPerSecond, 0)} µs/s; ` +
         `a /metrics scrape took ${fmt(scrapeMs, 0)} ms (${fmt(scrapeCpuUs / 1000, 0)} ms of gateway CPU)`,
@@ -447,10 +510,40 @@ async function openLoopRun(clients, tokens, r, run, { inspect = false, profile }
         `${x.rateLimited} rate-limited, ${x.fallbacks} Valkey fallbacks, ${fmt(x.accepted, 0)} accepted ` +
         `(warm-up included); GC ${fmt(x.gcMsPerSecond, 1)} ms/s`,
     );
-    r.open.push(x);
+    if (STALLS && !echo) logStalls(x);
+    r[echo ? "openEcho" : "open"].push(x);
   } finally {
     await closeAll(clients);
     await gw.svc.stop();
+  }
+}
+
+/**
+ * BENCH_WS_STALLS=1: the gateway's event-loop stalls and GC pauses inside the
+ * window, each with the acks that came back late (≥ 5 ms) within 50 ms after it.
+ */
+function logStalls(x) {
+  const loops = x.stalls.filter((s) => s.stall === "loop");
+  const gcs = x.stalls.filter((s) => s.stall === "gc");
+  const gcMs = (kind) => gcs.filter((g) => g.kind === kind).reduce((n, g) => n + g.ms, 0);
+  const ours = loops.filter((s) => s.cpuMs >= s.ms / 2);
+  log(
+    `  stalls in the window: ${loops.length} event-loop stalls ≥ 4 ms (max ${fmt(Math.max(0, ...loops.map((s) => s.ms)), 1)} ms), ` +
+      `${ours.length} of them spent mostly on the gateway's own CPU (max ${fmt(Math.max(0, ...ours.map((s) => s.ms)), 1)} ms; ` +
+      "the rest: the process was not running); " +
+      `GC pauses ≥ 1 ms: ${gcs.length} (scavenge ${fmt(gcMs("scavenge"), 0)} ms, mark-compact ${fmt(gcMs("mark-compact"), 0)} ms, ` +
+      `incremental ${fmt(gcMs("incremental"), 0)} ms); acks ≥ 5 ms late: ${x.slowAcks.length}`,
+  );
+  // Every stall spent on the gateway's own CPU, and the long ones whatever their cause.
+  for (const s of loops.filter((l) => l.ms >= 20 || l.cpuMs >= l.ms / 2)) {
+    const gc = gcs.filter((g) => g.at >= s.at - 1 && g.at <= s.at + s.ms);
+    const late = x.slowAcks.filter((a) => a.at >= s.at && a.at <= s.at + s.ms + 50).length;
+    log(
+      // The wall-clock time too: the cron sweeps fire on the clock (auto-offline :00 and :30, pairing every 5 s).
+      `    +${fmt((s.at - x.windowAt) / 1000, 3)} s (${new Date(s.at).toISOString().slice(11, 23)}): loop blocked ${fmt(s.ms, 1)} ms, ${fmt(s.cpuMs, 1)} ms of it ` +
+        `on the gateway's CPU; GC inside it: ` +
+        `${gc.length ? gc.map((g) => `${g.kind} ${fmt(g.ms, 1)} ms`).join(", ") : "none"}; ${late} late acks after it`,
+    );
   }
 }
 
@@ -661,26 +754,34 @@ function report(r) {
   line(
     "server CPU per heartbeat (µs, user + system, all threads of the server process, from /proc/<pid>/stat)",
   );
-  line(`  ${padEnd("", 44)}${pad("gateway", 10)}${pad("baseline", 10)}${pad("ratio", 8)}`);
+  line(
+    `  ${padEnd("", 44)}${pad("gateway", 10)}${pad("baseline", 10)}${pad("ratio", 8)}${pad("echo", 8)}${pad("gw/echo", 9)}`,
+  );
+  const oe = r.openEcho;
   if (o.length > 0) {
+    const g = med(o, "cpuUsPerOp");
+    const e = med(oe, "cpuUsPerOp");
     line(
       `  ${padEnd(`open loop, ${fmt(SOCKETS, 0)} sockets, ${fmt(hbPerSecond, 0)}/s`, 44)}` +
-        `${pad(fmt(med(o, "cpuUsPerOp"), 1), 10)}`,
+        `${pad(fmt(g, 1), 10)}${pad("-", 10)}${pad("-", 8)}${pad(fmt(e, 1), 8)}${pad(times(ratio(g, e)), 9)}`,
     );
   }
   if (r.connect.gateway.length > 0) {
     for (const w of WINDOWS) {
       const g = med(r.closed.gateway[w.key], "cpuUsPerOp");
       const b = med(r.closed.baseline[w.key], "cpuUsPerOp");
+      const e = med(r.closed.echo[w.key], "cpuUsPerOp");
       line(
-        `  ${padEnd(windowName(w), 44)}${pad(fmt(g, 1), 10)}${pad(fmt(b, 1), 10)}${pad(times(ratio(g, b)), 8)}`,
+        `  ${padEnd(windowName(w), 44)}${pad(fmt(g, 1), 10)}${pad(fmt(b, 1), 10)}${pad(times(ratio(g, b)), 8)}` +
+          `${pad(fmt(e, 1), 8)}${pad(times(ratio(g, e)), 9)}`,
       );
     }
     const g = med(r.connect.gateway, "cpuUsPerOp");
     const b = med(r.connect.baseline, "cpuUsPerOp");
+    const e = med(r.connect.echo, "cpuUsPerOp");
     line(
       `  ${padEnd(`per upgrade (connect ${fmt(CONNECT_SOCKETS, 0)})`, 44)}${pad(fmt(g, 0), 10)}${pad(fmt(b, 0), 10)}` +
-        `${pad(times(ratio(g, b)), 8)}`,
+        `${pad(times(ratio(g, b)), 8)}${pad(fmt(e, 0), 8)}${pad(times(ratio(g, e)), 9)}`,
     );
   }
   if (o.length > 0)
@@ -723,6 +824,23 @@ function report(r) {
       `  one /metrics scrape with ${fmt(SOCKETS, 0)} sockets open: ${fmt(med(o, "scrapeMs"), 1)} ms, ` +
         `${fmt(med(o, "scrapeCpuUs") / 1000, 1)} ms of the gateway's CPU (median of ${SCRAPES}; ` +
         "the bench scrapes only outside the windows and reads CPU from /proc at their edges)",
+    );
+    if (oe.length > 0) {
+      const cpuRatio = ratio(med(o, "cpuUsPerOp"), med(oe, "cpuUsPerOp"));
+      const perRun = o.map((x, i) => fmt(ratio(x.cpuUsPerOp, oe[i]?.cpuUsPerOp), 2)).join(", ");
+      line(
+        `  echo, same schedule: ${fmt(med(oe, "cpuUsPerOp"), 1)} µs/heartbeat, p50 ${fmt(med(oe, "p50Ms"), 2)} ms, ` +
+          `p99 ${fmt(med(oe, "p99Ms"), 2)} ms (runs: ${oe.map((x) => fmt(x.p99Ms, 2)).join(", ")})`,
+      );
+      line(
+        `  target: CPU/heartbeat ≤ ${fmt(ECHO_STEADY_RATIO_TARGET, 2)}× the echo's at ${fmt(hbPerSecond, 0)}/s → ` +
+          `${verdict(cpuRatio <= ECHO_STEADY_RATIO_TARGET)} (${times(cpuRatio)}; runs: ${perRun})`,
+      );
+    }
+    const worstP99 = Math.max(...o.map((x) => x.p99Ms));
+    line(
+      `  target: ack p99 < ${STEADY_P99_TARGET_MS} ms in every run → ${verdict(worstP99 < STEADY_P99_TARGET_MS)} ` +
+        `(worst ${fmt(worstP99, 2)} ms)`,
     );
     const p99 = med(o, "p99Ms");
     const rss = med(o, "rssPerSocket");
@@ -768,6 +886,22 @@ function report(r) {
   for (const w of WINDOWS) {
     row(`gateway, ${windowName(w).replace("closed loop, ", "")}`, r.closed.gateway[w.key]);
     row(`baseline, ${windowName(w).replace("closed loop, ", "")}`, r.closed.baseline[w.key]);
+    row(`echo, ${windowName(w).replace("closed loop, ", "")}`, r.closed.echo[w.key]);
+  }
+  // Issue 17: the gateway's closed-loop CPU per heartbeat against the bare echo's, on the largest plain window
+  // (the smaller ones are held to the contract's 50 frames/s per socket on the gateway only).
+  const plain = WINDOWS.filter((w) => w.gapMs === 0).at(-1);
+  for (const w of WINDOWS) {
+    const g = r.closed.gateway[w.key];
+    const e = r.closed.echo[w.key];
+    const cpu = ratio(med(g, "cpuUsPerOp"), med(e, "cpuUsPerOp"));
+    const perRun = g.map((x, i) => fmt(ratio(x.cpuUsPerOp, e[i]?.cpuUsPerOp), 2)).join(", ");
+    line(
+      `  against the echo, ${windowName(w).replace("closed loop, ", "")}: CPU/heartbeat ${times(cpu)} (runs: ${perRun})` +
+        (w === plain
+          ? `; target ≤ ${fmt(ECHO_CLOSED_RATIO_TARGET, 2)}× → ${verdict(cpu <= ECHO_CLOSED_RATIO_TARGET)}`
+          : ""),
+    );
   }
   for (const w of WINDOWS) {
     const g = r.closed.gateway[w.key];
@@ -813,7 +947,7 @@ function report(r) {
       "handshakes in flight (upgrade + JWT verify + revocation EXISTS + hello)",
   );
   line(`  ${padEnd("", 28)}${pad("upgrades/s", 12)}${pad("CPU µs/upgrade", 16)}`);
-  for (const name of ["gateway", "baseline"]) {
+  for (const name of ["gateway", "baseline", "echo"]) {
     const c = r.connect[name];
     line(
       `  ${padEnd(name, 28)}${pad(fmt(med(c, "perSecond"), 0), 12)}${pad(fmt(med(c, "cpuUsPerOp"), 0), 16)}`,
@@ -834,8 +968,9 @@ function report(r) {
 async function closedSections(clients, tokens, r) {
   const gw = await startGateway();
   const naive = await startNaive();
-  log(`gateway ${gw.wsUrl}, baseline ${naive.wsUrl}`);
-  for (const server of [gw, naive]) {
+  const echo = await startEcho();
+  log(`gateway ${gw.wsUrl}, baseline ${naive.wsUrl}, echo ${echo.wsUrl}`);
+  for (const server of [gw, naive, echo]) {
     // Warm-up (JIT on both sides): connect, a short closed loop, close; not recorded.
     await connectAll(clients, server, tokens.slice(0, WARMUP_SOCKETS));
     await closedLoopWindow(clients, server, WARMUP_SOCKETS, CLOSED_WARMUP_MS);
@@ -846,9 +981,11 @@ async function closedSections(clients, tokens, r) {
     await quiet(r, `closed loop and connect rate run ${run}/${RUNS}`);
     await serverRun(clients, gw, tokens, r);
     await serverRun(clients, naive, tokens, r);
+    await serverRun(clients, echo, tokens, r);
   }
   await gw.svc.stop();
   await naive.svc.stop();
+  await echo.svc.stop();
 }
 
 // ---------------------------------------------------------------- main
@@ -867,7 +1004,7 @@ async function main() {
   // Offline mitras: the gateway's cron sweeps (auto-offline, heartbeat mirror) have nothing to do
   // during the windows; a heartbeat takes the same path (deactivated guard + SET) either way.
   const t0 = performance.now();
-  const tokens = await signedInMitras(pool, MAX_SOCKETS, JWT_SECRET, { online: false });
+  const tokens = await signedInMitras(pool, MAX_SOCKETS, JWT_SECRET, { online: ONLINE });
   log(`  ${fmt(tokens.length, 0)} signed-in mitras in ${fmt((performance.now() - t0) / 1000, 1)} s`);
 
   const clients = Array.from({ length: CLIENTS }, (_, k) => startClient(k));
@@ -882,15 +1019,21 @@ async function main() {
     jwt: jwtCost,
     busyBeforeRun: [],
     open: [],
+    openEcho: [],
     closed: {
       gateway: Object.fromEntries(WINDOWS.map((w) => [w.key, []])),
       baseline: Object.fromEntries(WINDOWS.map((w) => [w.key, []])),
+      echo: Object.fromEntries(WINDOWS.map((w) => [w.key, []])),
     },
-    connect: { gateway: [], baseline: [] },
+    connect: { gateway: [], baseline: [], echo: [] },
     gatewayCounters: [],
   };
   if (SECTIONS.includes("open"))
-    for (let run = 1; run <= RUNS; run++) await openLoopRun(clients, tokens, r, run);
+    for (let run = 1; run <= RUNS; run++) {
+      // The echo measured right after the gateway, on the same sockets' schedule: the ratio's floor.
+      await openLoopRun(clients, tokens, r, run);
+      await openLoopRun(clients, tokens, r, run, { echo: true });
+    }
   if (SECTIONS.includes("closed")) await closedSections(clients, tokens, r);
 
   const table = report(r);

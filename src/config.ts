@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { passwordPolicyProblem } from "./auth/password-policy.js";
 
@@ -44,6 +45,22 @@ const clusterNodes = csv.pipe(
   ),
 );
 
+/**
+ * Gateway processes on this machine (src/supervisor.ts): an integer, or `auto`
+ * for one per core. 1 runs the gateway in this process, with no supervisor.
+ */
+const workers = z
+  .string()
+  .default("1")
+  .transform((v, ctx) => {
+    const n = v.trim() === "auto" ? availableParallelism() : Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 64) {
+      ctx.addIssue({ code: "custom", message: 'must be "auto" or an integer from 1 to 64' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 export const configSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -54,6 +71,7 @@ export const configSchema = z
     INTERNAL_PORT: port(8081),
     TRUST_PROXY: bool(false),
     DATA_DIR: z.string().min(1).default(".data"),
+    WORKERS: workers,
 
     DATABASE_URL: z
       .string()

@@ -1,9 +1,11 @@
 /**
  * Composition root: read config, provision adapters (embedded Postgres and
  * Valkey when none are configured), migrate, start the gateway, and own the
- * shutdown order (contract §8).
+ * shutdown order (contract §8). With WORKERS > 1 this process is the
+ * supervisor (src/supervisor.ts) and each worker runs `main.js worker <n>`.
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { resolveDatabase } from "./db/database-target.js";
 import { migrate } from "./db/migrate.js";
@@ -11,6 +13,7 @@ import { createPool } from "./db/pool.js";
 import { type Gateway, startGateway } from "./gateway.js";
 import { createLogger, type Logger } from "./log.js";
 import { readOrCreateSecret } from "./secret-file.js";
+import { runSupervisor, type WorkerListening } from "./supervisor.js";
 import { createValkeyClient, ValkeyHealth } from "./valkey/client.js";
 import { resolveValkey } from "./valkey/valkey-target.js";
 
@@ -63,6 +66,8 @@ async function run(config: Config, log: Logger): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  // A worker whose supervisor died (even by SIGKILL) sees its IPC channel close: it stops, not lingers.
+  if (process.send) process.on("disconnect", () => void shutdown("supervisor gone"));
 
   const db = await resolveDatabase(config, log);
   stops.push(db.stop);
@@ -99,10 +104,17 @@ async function run(config: Config, log: Logger): Promise<void> {
     },
     "listening",
   );
+  const listening: WorkerListening = {
+    type: "listening",
+    publicPort: gateway.publicPort,
+    internalPort: gateway.internalPort,
+  };
+  if (process.connected) process.send?.(listening);
 }
 
 const config = readConfig();
-const log = createLogger(config);
+const workerIndex = process.argv[2] === "worker" ? Number(process.argv[3]) : null;
+const log = workerIndex === null ? createLogger(config) : createLogger(config).child({ worker: workerIndex });
 // Bad input must never crash the process: log what escaped and keep serving.
 // A log reader that went away must not take the service down (EPIPE on stdout).
 process.stdout.on("error", () => {});
@@ -117,6 +129,8 @@ if (process.argv[2] === "migrate") {
   const ran = await migrate(config.DATABASE_URL, log);
   log.info({ count: ran.length }, ran.length > 0 ? "migrated" : "nothing to migrate");
   process.exit(0);
+} else if (workerIndex === null && config.WORKERS > 1) {
+  await runSupervisor({ config, log, mainJs: fileURLToPath(import.meta.url), env: process.env });
 } else {
   run(config, log).catch(async (err) => {
     log.fatal({ err: err instanceof Error ? err.message : err }, "start-up failed");

@@ -72,7 +72,7 @@ export function buildServices(d: CoreDeps) {
   const appConfig = new AppConfigStore(d.pool);
   /** Frames to users, wherever they are connected; the WebSocket layer attaches delivery. */
   const notifier = new Notifier();
-  const avail = buildAvailabilityModule({ ...d, keys, auth });
+  const avail = buildAvailabilityModule({ ...d, keys, auth, pubsub });
   const stale = d.config.HEARTBEAT_STALE_SECONDS;
   const autoOffline = new AutoOffline({
     ...d,
@@ -107,17 +107,33 @@ export function buildServices(d: CoreDeps) {
   /** Idempotent retries (contract §7) for every creating route and frame. */
   const idempotency = new Idempotency({ pool: d.pool, now: d.now, log: d.log, hashSecret: d.jwtSecret });
   const sweeps: Sweep[] = [
+    // Both read Valkey's heartbeats: this process's heartbeats still waiting to be written go first.
     {
       name: "auto_offline",
       cadenceSeconds: d.config.MITRA_AUTO_OFFLINE_SWEEP_SECONDS,
-      run: () => autoOffline.run(),
+      run: async () => {
+        await avail.heartbeats.flushBehind();
+        return autoOffline.run();
+      },
     },
     {
       name: "heartbeat_mirror",
       cadenceSeconds: d.config.HEARTBEAT_MIRROR_INTERVAL_SECONDS,
-      run: () => heartbeatMirror.run(),
+      run: async () => {
+        await avail.heartbeats.flushBehind();
+        return heartbeatMirror.run();
+      },
     },
-    { name: "reseed", cadenceSeconds: d.config.VALKEY_ONLINE_MIRROR_SWEEP_SECONDS, run: () => reseed.run() },
+    {
+      name: "reseed",
+      cadenceSeconds: d.config.VALKEY_ONLINE_MIRROR_SWEEP_SECONDS,
+      // Every process (not only the one that takes the reseed's lock) refreshes its deactivated set too.
+      run: async () => {
+        const r = await reseed.run();
+        await avail.deactivated.seed();
+        return r;
+      },
+    },
     // The contract names no variable for it: it shares auto-offline's cadence (docs/sessions.md).
     {
       name: "overdue_sessions",
@@ -208,6 +224,7 @@ export function buildServices(d: CoreDeps) {
     links: { ccPublicUrl: d.config.ccPublicUrl },
     async start(): Promise<void> {
       await revocations.start();
+      await avail.deactivated.start();
       for (const task of startTasks) await task();
       // Seed Valkey before the listeners open, then keep it seeded on every reconnect.
       if (d.valkeyHealth?.state === "up") await scheduler.runNow("reseed");
@@ -216,7 +233,8 @@ export function buildServices(d: CoreDeps) {
     },
     async stop(): Promise<void> {
       for (const task of stopTasks) await task();
-      // Stop the cron, then flush the heartbeat mirror so Postgres has the latest pings.
+      // Stop the cron, then flush the heartbeat mirror (after the heartbeats still written behind) so
+      // Postgres has the latest pings.
       await scheduler.stop();
       await scheduler.runNow("heartbeat_mirror");
       revocations.stop();

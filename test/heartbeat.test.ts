@@ -66,6 +66,8 @@ describe("heartbeats", () => {
         Array.from({ length: 60 }, (_, i) => heartbeat(tokens[i % 3] as string)),
       );
       expect(results.every((r) => r.status === 204)).toBe(true);
+      // The write behind them too.
+      await gw.gateway.services.avail.heartbeats.flushBehind();
       expect(counter.count()).toBe(0);
     } finally {
       counter.restore();
@@ -82,10 +84,16 @@ describe("heartbeats", () => {
     expect(rows[0].is_online).toBe(false);
   });
 
-  it("gathers the heartbeats of one event-loop tick into one Valkey call", async () => {
+  it("writes the heartbeats of one write-behind window in one Valkey call", async () => {
     const ids = await Promise.all(Array.from({ length: 40 }, () => seedMitra(gw.pool)));
+    const hb = gw.gateway.services.avail.heartbeats;
+    // Written behind only while the in-memory guard is fresh (a Valkey health flap under load re-seeds it).
+    await waitFor(() => gw.gateway.services.avail.deactivated.fresh, 5000);
     const before = await scriptCalls();
-    await Promise.all(ids.map((id) => gw.gateway.services.avail.heartbeats.recordHeartbeat(id)));
+    await Promise.all(ids.slice(0, 20).map((id) => hb.recordHeartbeat(id)));
+    await new Promise((r) => setTimeout(r, 5)); // later turns of the loop, same window
+    await Promise.all(ids.slice(20).map((id) => hb.recordHeartbeat(id)));
+    await hb.flushBehind();
     expect((await scriptCalls()) - before).toBe(1);
     const beats = await gw.valkey?.mget(ids.map((id) => keys().mitraHeartbeat(id)));
     expect(beats?.every((b) => b !== null)).toBe(true);
@@ -94,9 +102,11 @@ describe("heartbeats", () => {
   it("a deactivated mitra's heartbeat is refused, with Valkey up and while Valkey is down", async () => {
     const id = await seedMitra(gw.pool);
     const token = await mitraToken(gw, id);
-    // Deactivated in both stores, without revoking the session (so the guard itself is what refuses).
+    // Deactivated in both stores, without revoking the session (so the guard itself is what refuses);
+    // the process hears of it as every process does (the (de)activation event, or its next seed).
     await gw.pool.query("UPDATE mitras SET is_active = false WHERE id = $1", [id]);
     await gw.valkey?.sadd(keys().mitrasDeactivated, id);
+    await gw.gateway.services.avail.deactivated.seed();
     const up = await heartbeat(token);
     expect([up.status, up.body.error.code]).toEqual([403, "ACCOUNT_INACTIVE"]);
 

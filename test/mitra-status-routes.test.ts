@@ -109,6 +109,7 @@ describe("a mitra going online and offline", () => {
     const before = (await mitraState(gw, m.id)).valkey.heartbeat as string;
     clock.advance(5000);
     expect((await status(m, "heartbeat")).status).toBe(204);
+    await gw.gateway.services.avail.heartbeats.flushBehind(); // written behind the answer
 
     const s = await mitraState(gw, m.id);
     expect(s.valkey.online).toBe(true);
@@ -128,8 +129,9 @@ describe("who may change a mitra's presence", () => {
     expect(s.postgres.online).toBe(false);
     expect(s.valkey.online).toBe(false);
 
-    // Once the mirror knows (as the reseed would make it), its heartbeats are refused too.
-    await gw.valkey?.sadd(gw.gateway.services.keys.mitrasDeactivated, m.id);
+    // Once the mirror knows (the reseed makes it, and refreshes every process's in-memory copy), its
+    // heartbeats are refused too.
+    await gw.gateway.services.scheduler.runNow("reseed");
     expect(errorOf(await status(m, "heartbeat"))).toEqual({ status: 403, code: "ACCOUNT_INACTIVE" });
   });
 

@@ -92,6 +92,7 @@ describe("heartbeat mirror", () => {
     );
     await gw(0).gateway.services.scheduler.runNow("reseed");
     await Promise.all(ids.map((id) => svc(gw(0)).heartbeats.recordHeartbeat(id)));
+    await svc(gw(0)).heartbeats.flushBehind(); // written behind the answers
     const inValkey = await v().mget(ids.map((id) => keys().mitraHeartbeat(id)));
 
     await Promise.all([

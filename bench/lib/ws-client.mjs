@@ -149,6 +149,8 @@ async function openLoop({ startAt, intervalMs, warmupMs, durationMs, offsets }) 
   const windowEnd = windowStart + durationMs;
   const latencies = [];
   const sendLags = [];
+  /** Acks 5 ms or more after their scheduled send: {at (arrival, epoch ms), ms}, to lay over server stalls. */
+  const slowAcks = [];
   let sent = 0;
   let acked = 0;
   let errors = 0;
@@ -158,7 +160,9 @@ async function openLoop({ startAt, intervalMs, warmupMs, durationMs, offsets }) 
       if (intended < windowStart || intended >= windowEnd) return;
       if (ok) {
         acked++;
-        latencies.push(Math.round((absNow() - intended) * 1000) / 1000);
+        const at = absNow();
+        latencies.push(Math.round((at - intended) * 1000) / 1000);
+        if (at - intended >= 5) slowAcks.push({ at, ms: at - intended });
       } else errors++;
     };
   }
@@ -210,6 +214,7 @@ async function openLoop({ startAt, intervalMs, warmupMs, durationMs, offsets }) 
     unanswered,
     latencies,
     sendLags,
+    slowAcks,
     errorCodes: diff(errors0),
   };
 }

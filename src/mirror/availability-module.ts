@@ -6,9 +6,11 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
+import type { PubSub } from "../valkey/pubsub.js";
 import { Availability } from "./availability.js";
 import { Beacon } from "./beacon.js";
 import { recomputeCapacity } from "./capacity.js";
+import { DeactivatedSet } from "./deactivated-set.js";
 import { Heartbeats } from "./heartbeat.js";
 import { MitraAdmin } from "./mitra-admin.js";
 import { MitraMirror } from "./mitra-mirror.js";
@@ -25,6 +27,7 @@ export interface AvailabilityModuleDeps {
   metrics: Metrics;
   now: Clock;
   auth: AuthService;
+  pubsub: PubSub;
 }
 
 /** Wires the availability mirror: write and read paths and the beacon (the sweeps are wired in services.ts). */
@@ -33,19 +36,22 @@ export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
   const availability = new Availability({ ...d, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
 
   const events = new PresenceEvents(d.log);
+  const deactivated = new DeactivatedSet({ ...d, health: d.valkeyHealth });
   const status = new MitraStatus({
     ...d,
     mirror,
     events,
+    deactivated,
     verificationRequired: d.config.VERIFICATION_REQUIRED,
   });
 
   return {
     mirror,
     events,
+    deactivated,
     availability,
     beacon: new Beacon(d.valkey, d.keys, availability, d.now),
-    heartbeats: new Heartbeats({ ...d, health: d.valkeyHealth }),
+    heartbeats: new Heartbeats({ ...d, health: d.valkeyHealth, deactivated }),
     status,
     recomputeCapacity: (mitraIds: readonly string[]) => recomputeCapacity(d.pool, mirror, mitraIds),
     admin: new MitraAdmin({

@@ -3,6 +3,7 @@ import { revokeUserSessions } from "../auth/auth-sessions.js";
 import type { Clock } from "../clock.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
 import { AppError, notFound } from "../errors.js";
+import type { DeactivatedSet } from "./deactivated-set.js";
 import type { MitraMirror, PresenceState } from "./mitra-mirror.js";
 import type { PresenceEvents } from "./presence-events.js";
 
@@ -15,6 +16,7 @@ export interface MitraStatusDeps {
   now: Clock;
   verificationRequired: boolean;
   events: PresenceEvents;
+  deactivated: DeactivatedSet;
 }
 
 export const accountInactive = (): AppError =>
@@ -80,6 +82,8 @@ export class MitraStatus {
         revoked: active ? [] : await revokeUserSessions(tx, "mitra", mitraId, "deactivated", now),
       };
     });
+    // Before anything else answers: every process's heartbeat guard reads its in-memory copy.
+    await this.d.deactivated.announce(mitraId, state.active);
     await this.d.mirror.applyStatuses([state]);
     await this.d.auth.announceRevoked(revoked);
     if (!active) await this.d.events.unavailable([mitraId]);

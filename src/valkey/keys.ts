@@ -66,6 +66,8 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
         revocations: `${prefix}ch:revocations`,
         config: `${prefix}ch:config`,
       },
+      /** A mitra (de)activated: every process's in-memory deactivated set (src/mirror/deactivated-set.ts). */
+      mitraActive: `${prefix}ch:mitra-active`,
     },
   };
 }

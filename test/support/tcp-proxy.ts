@@ -6,26 +6,36 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from "n
  * turns new connections away (no route), `delay(ms)` holds every chunk,
  * `blackhole(true)` swallows traffic both ways while connections look open
  * (no FIN, no RST: only a timeout can tell). `accepted` counts connections.
+ *
+ * Given several targets it is a load balancer in front of a deployment's
+ * processes: new connections go round-robin, and a target that refuses the
+ * connection (a killed process) is skipped for the next one, as a balancer's
+ * connect retry does. Connections already open to a dead target die with it.
  */
 export class TcpProxy {
   /** Connections accepted so far (refused ones included). */
   accepted = 0;
-  private readonly pairs = new Set<[Socket, Socket]>();
+  private readonly pairs = new Map<[Socket, Socket], number>();
   private refusing = false;
   private holeOn = false;
   private delayMs = 0;
+  private targets: { host: string; port: number }[];
+  private nextTarget = 0;
 
   private constructor(
     private readonly server: Server,
-    private targetPort: number,
-    private readonly targetHost: string,
-  ) {}
+    targets: (string | number)[],
+  ) {
+    this.targets = targets.map(parseTarget);
+  }
 
-  /** Listens on a free loopback port and forwards to `target` (`http://127.0.0.1:8080` or a port). */
-  static async start(target: string | number, listenPort = 0): Promise<TcpProxy> {
-    const { host, port } = parseTarget(target);
+  /**
+   * Listens on a free loopback port and forwards to `target` (`http://127.0.0.1:8080` or a port),
+   * or round-robin to each of several targets.
+   */
+  static async start(target: string | number | (string | number)[], listenPort = 0): Promise<TcpProxy> {
     const server = createServer();
-    const proxy = new TcpProxy(server, port, host);
+    const proxy = new TcpProxy(server, Array.isArray(target) ? target : [target]);
     server.on("connection", (client) => proxy.onConnection(client));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -49,14 +59,22 @@ export class TcpProxy {
     return this.pairs.size;
   }
 
+  /** Open connections to one target (a port or URL) right now. */
+  openTo(target: string | number): number {
+    const port = parseTarget(target).port;
+    let n = 0;
+    for (const p of this.pairs.values()) if (p === port) n++;
+    return n;
+  }
+
   /** Points new connections at another port (a gateway started again elsewhere). */
   retarget(target: string | number): void {
-    this.targetPort = parseTarget(target).port;
+    this.targets = [parseTarget(target)];
   }
 
   /** Drops every open connection at once, as a lost network does (both ends see a reset). */
   cut(): void {
-    for (const [a, b] of this.pairs) {
+    for (const [a, b] of this.pairs.keys()) {
       a.resetAndDestroy();
       b.resetAndDestroy();
     }
@@ -89,20 +107,39 @@ export class TcpProxy {
       client.resetAndDestroy();
       return;
     }
-    const upstream = tcpConnect(this.targetPort, this.targetHost);
-    const pair: [Socket, Socket] = [client, upstream];
-    this.pairs.add(pair);
-    const drop = () => {
-      this.pairs.delete(pair);
-      client.destroy();
+    // Held until an upstream takes it; a client gone meanwhile must not throw an unhandled error.
+    client.pause();
+    client.on("error", () => client.destroy());
+    this.connectUpstream(client, this.targets.length);
+  }
+
+  /** The next target in turn; one that refuses is skipped, up to `triesLeft` targets. */
+  private connectUpstream(client: Socket, triesLeft: number): void {
+    const target = this.targets[this.nextTarget++ % this.targets.length] as { host: string; port: number };
+    const upstream = tcpConnect(target.port, target.host);
+    const refused = () => {
       upstream.destroy();
+      if (triesLeft > 1 && !client.destroyed) this.connectUpstream(client, triesLeft - 1);
+      else client.resetAndDestroy();
     };
-    client.on("error", drop);
-    upstream.on("error", drop);
-    client.on("close", drop);
-    upstream.on("close", drop);
-    this.forward(client, upstream);
-    this.forward(upstream, client);
+    upstream.once("error", refused);
+    upstream.once("connect", () => {
+      upstream.off("error", refused);
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.set(pair, target.port);
+      const drop = () => {
+        this.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on("error", drop);
+      upstream.on("error", drop);
+      client.on("close", drop);
+      upstream.on("close", drop);
+      this.forward(client, upstream);
+      this.forward(upstream, client);
+      client.resume();
+    });
   }
 
   private forward(from: Socket, to: Socket): void {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
 import {
   type EmbeddedValkey,
   findValkeyBinary,
@@ -33,6 +34,20 @@ export class OwnValkey {
     if (!binary) throw new Error("redis-server (or valkey-server) must be on PATH for the tests");
     this.server = await startEmbeddedValkey(binary, undefined, this.port || undefined);
     this.port = this.server.port;
+  }
+
+  /** kill -9 of the server process (no shutdown, nothing saved); `startAgain()` brings it back empty. */
+  async crash(): Promise<void> {
+    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    probe.on("error", () => {});
+    await probe.connect();
+    const info = await probe.info("server");
+    probe.disconnect();
+    const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    if (!pid) throw new Error("no process_id in INFO server");
+    process.kill(pid, "SIGKILL");
+    // Its watchdog shell exits once the server is gone.
+    await this.stop();
   }
 
   async stop(): Promise<void> {

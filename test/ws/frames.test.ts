@@ -230,6 +230,17 @@ describe("error frames", () => {
     expect(missing.issues).toEqual([{ path: "accessToken", message: expect.any(String) }]);
     const extra = await ws.request({ type: "heartbeat", id: "x", online: true });
     expect(extra.code).toBe("VALIDATION_FAILED");
+    // The heartbeat's hand-checked path accepts exactly what its schema does.
+    ws.send(`{"type":"heartbeat","id":"${"i".repeat(129)}"}`);
+    expect((await ws.next("error")).code).toBe("VALIDATION_FAILED");
+    ws.send('{"type":"heartbeat","id":null}');
+    expect((await ws.next("error")).code).toBe("VALIDATION_FAILED");
+    ws.send('{"type":"heartbeat","__proto__":{"id":1}}');
+    expect((await ws.next("error")).code).toBe("VALIDATION_FAILED");
+    expect(await ws.request({ type: "heartbeat", id: "i".repeat(128) })).toEqual({
+      type: "ack",
+      id: "i".repeat(128),
+    });
     const untyped = await ws.request({ id: "t", type: 5 });
     expect(untyped.code).toBe("VALIDATION_FAILED");
     expect(untyped.issues[0].path).toBe("type");
@@ -310,6 +321,8 @@ describe("mitra frames", () => {
       clock.pinned = first;
       const http = await call(`${gw().publicUrl}/api/mitra/status/heartbeat`, { token, body: {} });
       expect(http.status).toBe(204);
+      // Answered from memory, written behind (src/mirror/heartbeat.ts): write the window now.
+      await gw().gateway.services.avail.heartbeats.flushBehind();
       const viaHttp = {
         value: await valkey.get(k.mitraHeartbeat(id)),
         ttl: await valkey.ttl(k.mitraHeartbeat(id)),
@@ -319,6 +332,7 @@ describe("mitra frames", () => {
       clock.pinned = second;
       const ack = await ws.request({ type: "heartbeat", id: "hb-1" });
       expect(ack).toEqual({ type: "ack", id: "hb-1" });
+      await gw().gateway.services.avail.heartbeats.flushBehind();
       const viaWs = {
         value: await valkey.get(k.mitraHeartbeat(id)),
         ttl: await valkey.ttl(k.mitraHeartbeat(id)),
@@ -387,6 +401,7 @@ describe("auth.refresh", () => {
 
     // Its heartbeat still counts for A, not for B.
     expect((await a.ws.request({ type: "heartbeat" })).type).toBe("ack");
+    await gw().gateway.services.avail.heartbeats.flushBehind();
     const k = gw().gateway.services.keys;
     expect(await gw().valkey?.get(k.mitraHeartbeat(a.id))).not.toBeNull();
     expect(await gw().valkey?.get(k.mitraHeartbeat(bId))).toBeNull();

@@ -1,0 +1,318 @@
+/**
+ * Soak: one gateway process (the built dist/main.js, WORKERS=1) under a steady
+ * heartbeat load at half its measured capacity, with reconnect churn, for
+ * BENCH_SOAK_MINUTES (15). Prints one row every BENCH_SOAK_SAMPLE_SECONDS
+ * (10): the gateway's RSS, heap used and event-loop delay p99 (prom-client's
+ * default metrics from /metrics; the loop histogram is reset by each scrape,
+ * so every row's p99 covers exactly its 10 s), the acks and their p99 seen by
+ * the clients, the reconnects, and the machine's load average; then the
+ * growth after warm-up and a verdict against the targets (RSS growth < 5 %,
+ * event-loop p99 < 20 ms in every row).
+ *
+ * 1. Capacity, measured in this run: closed-loop heartbeats on
+ *    BENCH_SOAK_PROBE_SOCKETS (1,000) sockets, each paced at the contract's
+ *    50 frames/s, 2 s warm-up then 10 s counted (lib/ws-client.mjs).
+ * 2. Soak: BENCH_SOAK_SOCKETS (4,000) mitra sockets over BENCH_SOAK_CLIENTS
+ *    (2) client processes (soak/soak-client.mjs), heartbeating on a fixed
+ *    schedule so that together they send capacity / 2 per second (or
+ *    BENCH_SOAK_RATE), while BENCH_SOAK_CHURN_PERCENT (1) % of the sockets a
+ *    second are closed and opened again.
+ *
+ * Needs Postgres on 127.0.0.1:5432 and Valkey/Redis on 6379 (BENCH_PG_ADMIN_URL,
+ * BENCH_VALKEY_URL); makes its own database and key prefix and removes both.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { runWithDeadline } from "../lib/bench-lifecycle.mjs";
+import { benchScratch } from "../lib/bench-scratch.mjs";
+import { metricSum, startGateways } from "../lib/gateway-procs.mjs";
+import { startIpcChild } from "../lib/ipc-child.mjs";
+import { processCpuUs } from "../lib/proc-stat.mjs";
+import { sample } from "../lib/prom-text.mjs";
+import { writeResults } from "../lib/results-file.mjs";
+import { signedInMitras } from "../lib/signed-in-mitras.mjs";
+import { fmt, percentile } from "../lib/stats.mjs";
+
+const env = process.env;
+const num = (v, d) => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
+const MINUTES = num(env.BENCH_SOAK_MINUTES, 15);
+const SAMPLE_MS = num(env.BENCH_SOAK_SAMPLE_SECONDS, 10) * 1000;
+const SOCKETS = Math.round(num(env.BENCH_SOAK_SOCKETS, 4000));
+const CLIENTS = Math.round(num(env.BENCH_SOAK_CLIENTS, 2));
+const CHURN_PERCENT = num(env.BENCH_SOAK_CHURN_PERCENT, 1);
+const FIXED_RATE = num(env.BENCH_SOAK_RATE, 0);
+const PROBE_SOCKETS = Math.round(num(env.BENCH_SOAK_PROBE_SOCKETS, 1000));
+const PROBE_WARMUP_MS = 2000;
+const PROBE_MS = 10_000;
+/** The contract's per-socket limit (§4: 50 frames/s): the probe paces each socket to it, the soak stays under it. */
+const MIN_GAP_MS = 20;
+const CONNECT_CONCURRENCY = 50;
+/** Rows before this are warm-up (JIT, pools, first heartbeat-mirror flush): min(3 min, a fifth of the run). */
+const WARMUP_MS = Math.min(180_000, (MINUTES * 60_000) / 5);
+const RSS_GROWTH_TARGET = 0.05;
+const LOOP_P99_TARGET_MS = 20;
+const FD_LIMIT = Math.max(SOCKETS, PROBE_SOCKETS) + 4096;
+
+const path = (rel) => fileURLToPath(new URL(rel, import.meta.url));
+const MAIN_JS = path("../../dist/main.js");
+const WS_CLIENT_JS = path("../lib/ws-client.mjs");
+const SOAK_CLIENT_JS = path("./soak-client.mjs");
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (s) => process.stdout.write(`${s}\n`);
+const loadAvg = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+const mib = (b) => b / 1048576;
+const scratch = benchScratch("soak", log);
+
+async function startGateway() {
+  const track = (svc) => {
+    scratch.gateway = svc;
+    return svc;
+  };
+  const [gw] = await startGateways(1, {
+    mainJs: MAIN_JS,
+    env: scratch.gatewayEnv(),
+    fdLimit: FD_LIMIT,
+    track,
+  });
+  return { pid: gw.pid, wsUrl: gw.wsUrl, metricsUrl: `${gw.internalUrl}/metrics` };
+}
+
+async function scrape(metricsUrl) {
+  const text = await (await fetch(metricsUrl)).text();
+  return {
+    rssBytes: sample(text, "process_resident_memory_bytes"),
+    heapBytes: sample(text, "nodejs_heap_size_used_bytes"),
+    loopP99Ms: sample(text, "nodejs_eventloop_lag_p99_seconds") * 1e3,
+    loopMaxMs: sample(text, "nodejs_eventloop_lag_max_seconds") * 1e3,
+    sockets: sample(text, "halo_ws_sockets"),
+    gcSeconds: metricSum(text, "nodejs_gc_duration_seconds_sum"),
+  };
+}
+
+function startClients(script, n) {
+  const clients = Array.from({ length: n }, (_, k) => startIpcChild(script, k, { fdLimit: FD_LIMIT }));
+  scratch.clients.push(...clients);
+  return clients;
+}
+
+/** Deals `tokens` round-robin over `clients` and opens them; throws if any fails. */
+async function connect(clients, url, tokens) {
+  const replies = await Promise.all(
+    clients.map((c) =>
+      c.call({
+        cmd: "connect",
+        url,
+        tokens: tokens.filter((_, i) => i % clients.length === c.k),
+        localAddress: c.localAddress,
+        concurrency: CONNECT_CONCURRENCY,
+      }),
+    ),
+  );
+  const failed = replies.reduce((n, r) => n + r.failed, 0);
+  if (failed > 0)
+    throw new Error(`${failed} sockets did not open: ${replies.find((r) => r.firstError)?.firstError}`);
+}
+
+/** Closed-loop heartbeats/s on PROBE_SOCKETS sockets, each at most 50/s: the capacity the soak halves. */
+async function probeCapacity(gw, tokens) {
+  const clients = startClients(WS_CLIENT_JS, 2);
+  await Promise.all(clients.map((c) => c.ready));
+  await connect(clients, gw.wsUrl, tokens.slice(0, PROBE_SOCKETS));
+  const loop = (durationMs) =>
+    Promise.all(
+      clients.map((c) =>
+        c.call({
+          cmd: "closed-loop",
+          sockets: PROBE_SOCKETS,
+          durationMs,
+          minGapMs: MIN_GAP_MS,
+          throttleGapMs: 1000,
+        }),
+      ),
+    );
+  await loop(PROBE_WARMUP_MS);
+  // The buckets the warm-up drew on fill up again (burst 100 at 50/s).
+  await sleep(2500);
+  const out = await loop(PROBE_MS);
+  for (const c of clients) {
+    await c.call({ cmd: "close-all" });
+    c.kill();
+  }
+  scratch.clients = scratch.clients.filter((c) => !clients.includes(c));
+  const acked = out.reduce((n, r) => n + r.ackedInWindow, 0);
+  const latencies = out.flatMap((r) => r.latencies);
+  return {
+    perSecond: acked / (PROBE_MS / 1000),
+    p99: percentile(latencies, 99),
+    refused: out.reduce((n, r) => n + r.refused, 0),
+  };
+}
+
+async function main() {
+  if (!existsSync(MAIN_JS)) throw new Error("dist/main.js is missing: run `npm run build` first");
+  log(
+    `soak: ${MINUTES} min, ${fmt(SOCKETS, 0)} sockets over ${CLIENTS} client processes, churn ${CHURN_PERCENT} %/s, ` +
+      `a row every ${SAMPLE_MS / 1000} s; database ${scratch.dbName}; load average ${loadAvg()} at start`,
+  );
+  await scratch.createDatabase();
+  const gw = await startGateway();
+  const tokens = await signedInMitras(scratch.pool, Math.max(SOCKETS, PROBE_SOCKETS), scratch.jwtSecret, {
+    online: true,
+  });
+
+  const probe = await probeCapacity(gw, tokens);
+  const rate = FIXED_RATE || probe.perSecond / 2;
+  const intervalMs = Math.max(MIN_GAP_MS, (SOCKETS / rate) * 1000);
+  const churnPerSecond = Math.max(1, Math.round((SOCKETS * CHURN_PERCENT) / 100 / CLIENTS));
+  log(
+    `capacity (closed loop, ${fmt(PROBE_SOCKETS, 0)} sockets): ${fmt(probe.perSecond, 0)} heartbeats/s, ack p99 ` +
+      `${fmt(probe.p99, 1)} ms${probe.refused ? `, ${probe.refused} refused` : ""}; soak rate ${fmt(rate, 0)}/s ` +
+      `(each socket every ${fmt(intervalMs, 0)} ms), ${churnPerSecond * CLIENTS} reconnects/s`,
+  );
+
+  const clients = startClients(SOAK_CLIENT_JS, CLIENTS);
+  await Promise.all(clients.map((c) => c.ready));
+  await connect(clients, gw.wsUrl, tokens.slice(0, SOCKETS));
+  await scrape(gw.metricsUrl); // resets the loop histogram: the first row covers only its own window
+  await Promise.all(clients.map((c) => c.call({ cmd: "run", intervalMs, churnPerSecond })));
+  const t0 = performance.now();
+  const end = t0 + MINUTES * 60_000;
+  const rows = [];
+  log(
+    "\n   t s   acked/s  ack p50  ack p99  errors unansw. reconn. (fail)  sockets   RSS MiB  heap MiB  loop p99  loop max  GC ms  CPU %  load",
+  );
+  let next = t0 + SAMPLE_MS;
+  let prev = { gcSeconds: (await scrape(gw.metricsUrl)).gcSeconds, cpuUs: processCpuUs(gw.pid) };
+  while (next <= end + 1) {
+    await sleep(Math.max(0, next - performance.now()));
+    const marks = await Promise.all(clients.map((c) => c.call({ cmd: "mark" })));
+    const m = await scrape(gw.metricsUrl);
+    const latencies = marks.flatMap((x) => x.latencies);
+    const cpuUs = processCpuUs(gw.pid);
+    const row = {
+      t: Math.round((next - t0) / 1000),
+      ackedPerSecond: marks.reduce((n, x) => n + x.acked, 0) / (SAMPLE_MS / 1000),
+      ackP50: percentile(latencies, 50),
+      ackP99: percentile(latencies, 99),
+      errors: marks.reduce((n, x) => n + x.errors, 0),
+      errorCodes: Object.assign({}, ...marks.map((x) => x.errorCodes)),
+      unanswered: marks.reduce((n, x) => n + x.unanswered, 0),
+      reconnects: marks.reduce((n, x) => n + x.reconnects, 0),
+      reconnectFailures: marks.reduce((n, x) => n + x.reconnectFailures, 0),
+      load: loadAvg(),
+      ...m,
+      /** GC pause time and the gateway's CPU share (of one core) in this window. */
+      gcMs: (m.gcSeconds - prev.gcSeconds) * 1000,
+      cpuPercent: ((cpuUs - prev.cpuUs) / (SAMPLE_MS * 1000)) * 100,
+    };
+    prev = { gcSeconds: m.gcSeconds, cpuUs };
+    rows.push(row);
+    log(
+      `${String(row.t).padStart(6)} ${fmt(row.ackedPerSecond, 0).padStart(9)} ${fmt(row.ackP50, 2).padStart(8)} ` +
+        `${fmt(row.ackP99, 2).padStart(8)} ${String(row.errors).padStart(7)} ${String(row.unanswered).padStart(7)} ` +
+        `${String(row.reconnects).padStart(7)} ${`(${row.reconnectFailures})`.padStart(6)} ${fmt(row.sockets, 0).padStart(8)} ` +
+        `${fmt(mib(row.rssBytes), 1).padStart(9)} ${fmt(mib(row.heapBytes), 1).padStart(9)} ` +
+        `${fmt(row.loopP99Ms, 1).padStart(9)} ${fmt(row.loopMaxMs, 1).padStart(9)} ${fmt(row.gcMs, 0).padStart(6)} ` +
+        `${fmt(row.cpuPercent, 0).padStart(6)} ${fmt(row.load, 2).padStart(5)}`,
+    );
+    next += SAMPLE_MS;
+  }
+  await Promise.all(clients.map((c) => c.call({ cmd: "stop" })));
+
+  const summary = summarise(rows);
+  log(summary.text);
+  const file = writeResults("soak", {
+    minutes: MINUTES,
+    sockets: SOCKETS,
+    clients: CLIENTS,
+    churnPercent: CHURN_PERCENT,
+    probe,
+    rate,
+    intervalMs,
+    rows,
+    summary: summary.figures,
+  });
+  log(`(results: ${file})`);
+  return 0;
+}
+
+/**
+ * Growth from the first minute after warm-up to the last minute (means of its rows: RSS swings with
+ * each major GC, so one row against one row would mostly measure where the GC cycle was), and the verdict.
+ */
+function summarise(rows) {
+  const mean = (xs, key) => xs.reduce((n, r) => n + r[key], 0) / xs.length;
+  const steady = rows.filter((r) => r.t * 1000 > WARMUP_MS);
+  const perMinute = Math.max(1, Math.round(60_000 / SAMPLE_MS));
+  const first = steady.slice(0, perMinute);
+  const last = steady.slice(-perMinute);
+  if (first.length === 0) return { text: "\nrun too short for a warm-up and a steady part", figures: {} };
+  const growth = (key) => mean(last, key) / mean(first, key) - 1;
+  const f = {
+    warmupSeconds: WARMUP_MS / 1000,
+    rssFirstMiB: mib(mean(first, "rssBytes")),
+    rssLastMiB: mib(mean(last, "rssBytes")),
+    rssGrowth: growth("rssBytes"),
+    rssTrend: trend(steady, "rssBytes"),
+    heapGrowth: growth("heapBytes"),
+    loopP99WorstMs: Math.max(...rows.map((r) => r.loopP99Ms)),
+    loopP99WorstSteadyMs: Math.max(...steady.map((r) => r.loopP99Ms)),
+    windowsOverLoopTarget: rows.filter((r) => !(r.loopP99Ms < LOOP_P99_TARGET_MS)).length,
+    gcMsPerWindowMean: mean(steady, "gcMs"),
+    cpuPercentMean: mean(steady, "cpuPercent"),
+    ackP99WorstMs: Math.max(...rows.map((r) => r.ackP99)),
+    errors: rows.reduce((n, r) => n + r.errors, 0),
+    unanswered: rows.reduce((n, r) => n + r.unanswered, 0),
+    reconnects: rows.reduce((n, r) => n + r.reconnects, 0),
+    reconnectFailures: rows.reduce((n, r) => n + r.reconnectFailures, 0),
+    loadMean: mean(rows, "load"),
+  };
+  const pct = (x) => `${x >= 0 ? "+" : ""}${fmt(x * 100, 1)} %`;
+  const verdict = (ok) => (ok ? "PASS" : "FAIL");
+  const text = [
+    "",
+    `after the ${f.warmupSeconds} s warm-up: RSS ${fmt(f.rssFirstMiB, 1)} → ${fmt(f.rssLastMiB, 1)} MiB ` +
+      `(${pct(f.rssGrowth)}; target < ${RSS_GROWTH_TARGET * 100} %: ${verdict(f.rssGrowth < RSS_GROWTH_TARGET)}), ` +
+      `heap used ${pct(f.heapGrowth)}`,
+    `RSS trend after warm-up (least squares over every row): ${f.rssTrend.perMinute >= 0 ? "+" : ""}` +
+      `${fmt(mib(f.rssTrend.perMinute), 2)} MiB/min, ${pct(f.rssTrend.growth)} from the fit's first row to its last`,
+    `event-loop p99, worst ${SAMPLE_MS / 1000} s window: ${fmt(f.loopP99WorstMs, 1)} ms, after warm-up ` +
+      `${fmt(f.loopP99WorstSteadyMs, 1)} ms; ${f.windowsOverLoopTarget} of ${rows.length} windows at or over ` +
+      `${LOOP_P99_TARGET_MS} ms (target: none: ${verdict(f.windowsOverLoopTarget === 0)}); ack p99, worst window: ` +
+      `${fmt(f.ackP99WorstMs, 1)} ms`,
+    `after warm-up, per window: GC ${fmt(f.gcMsPerWindowMean, 0)} ms, gateway CPU ${fmt(f.cpuPercentMean, 0)} % of a core`,
+    `errors ${f.errors}, unanswered ${f.unanswered}, reconnects ${fmt(f.reconnects, 0)} (${f.reconnectFailures} failed); ` +
+      `mean 1-min load average ${fmt(f.loadMean, 2)} on ${availableParallelism()} cores`,
+  ].join("\n");
+  return { text, figures: f };
+}
+
+/** Least-squares line of rows[key] over time: its slope per minute and its growth over the rows' span. */
+function trend(rows, key) {
+  const n = rows.length;
+  const xs = rows.map((r) => r.t / 60);
+  const ys = rows.map((r) => r[key]);
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+  }
+  const perMinute = sxx > 0 ? sxy / sxx : 0;
+  const at = (x) => my + perMinute * (x - mx);
+  return { perMinute, growth: at(xs[n - 1]) / at(xs[0]) - 1 };
+}
+
+await runWithDeadline({
+  name: "soak",
+  main,
+  cleanup: scratch.cleanup,
+  log,
+  dbName: scratch.dbName,
+  stopping: "the gateway and the clients",
+  deadlineMs: MINUTES * 60_000 + 300_000,
+});
