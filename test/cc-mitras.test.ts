@@ -499,6 +499,16 @@ describe("listing mitras", () => {
     }
   });
 
+  it("finds a mitra by trailing digits that start with 0 (not read as a trunk prefix only)", async () => {
+    const phone = `08129${String(randomInt(0, 1e2)).padStart(2, "0")}0${String(randomInt(0, 1e4)).padStart(4, "0")}`;
+    const res = await createMitra({ phone, displayName: `Zero ${newTag()}` });
+    expect(res.status).toBe(201);
+    const tail = phone.slice(-5);
+    expect(tail.startsWith("0")).toBe(true);
+    const found = await list({ q: tail, limit: 200 });
+    expect(found.body.items.map((i: { id: string }) => i.id)).toContain(res.body.id);
+  });
+
   it("finds a mitra by its name, ignoring case", async () => {
     const tag = newTag();
     const m = await created(`Dewi Lestari ${tag}`);

@@ -42,13 +42,13 @@ export class MitraAdmin {
   constructor(private readonly d: MitraAdminDeps) {}
 
   /**
-   * A page of mitras, newest first. `phoneDigits` (digits of a phone-like
-   * `q`, trunk 0 read as the country code) is what `q` matches in the phone.
+   * A page of mitras, newest first. `phoneDigits` (the forms of a
+   * phone-like `q`'s digits) is what `q` matches in the phone: any of them.
    */
   async list(q: {
     status?: MitraStatusFilter | undefined;
     q?: string | undefined;
-    phoneDigits?: string | undefined;
+    phoneDigits?: string[] | undefined;
     cursor?: string | undefined;
     limit: number;
   }): Promise<{ items: MitraItem[]; nextCursor: string | null }> {
@@ -68,7 +68,11 @@ export class MitraAdmin {
         (await this.d.availability.findAvailableMitras()).map((m) => m.id),
       );
     if (q.q) {
-      add("(phone LIKE ? OR display_name ILIKE ?)", contains(q.phoneDigits ?? q.q), contains(q.q));
+      add(
+        "(phone LIKE ANY(?::text[]) OR display_name ILIKE ?)",
+        (q.phoneDigits ?? [q.q]).map(contains),
+        contains(q.q),
+      );
     }
     const after = q.cursor ? decodeCursor(q.cursor) : null;
     if (after) add("(created_at, id) < (?::timestamptz, ?::uuid)", after.createdAt, after.id);

@@ -54,12 +54,16 @@ export function registerCcMitraRoutes(router: Router, s: Services): void {
 
 /**
  * What a phone-like search matches in the stored E.164 number: its digits,
- * with a national trunk 0 read as the default country code, so an operator
- * who types `0812 345` finds `+62812345…` (a name search is unaffected).
+ * and, when they start with 0, also with that 0 read as a national trunk
+ * prefix (the default country code), so an operator who types `0812 345`
+ * finds `+62812345…` and one who types the last digits `024368` finds
+ * `…9024368` (a name search is unaffected).
  */
-function phoneDigitsOf(q: string, defaultCountryCode: number): string | undefined {
+function phoneDigitsOf(q: string, defaultCountryCode: number): string[] | undefined {
   if (!/^\+?[0-9 ().-]+$/.test(q)) return undefined;
   const digits = q.replace(/\D/g, "");
   if (digits.length === 0) return undefined;
-  return !q.startsWith("+") && digits.startsWith("0") ? `${defaultCountryCode}${digits.slice(1)}` : digits;
+  return !q.startsWith("+") && digits.startsWith("0")
+    ? [digits, `${defaultCountryCode}${digits.slice(1)}`]
+    : [digits];
 }
