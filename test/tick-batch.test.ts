@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TickBatch } from "../src/tick-batch.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe("TickBatch", () => {
   it("answers a tick's requests with one call; a duplicate key shares the first request's slot and value", async () => {
     const calls: [string[], string[]][] = [];
@@ -24,21 +22,34 @@ describe("TickBatch", () => {
     const sizes: number[] = [];
     let running = 0;
     let most = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let started: () => void = () => {};
+    const firstStarted = new Promise<void>((r) => {
+      started = r;
+    });
     const b = new TickBatch<number, number>(
       async (keys) => {
         sizes.push(keys.length);
         most = Math.max(most, ++running);
-        await sleep(20);
+        started();
+        await gate;
         running--;
         return keys;
       },
       { maxInFlight: 1 },
     );
     const first = b.get(0);
-    await sleep(1);
+    await firstStarted;
+    // Two more ticks' worth of requests while the only call allowed is still running.
     const later = Array.from({ length: 10 }, (_, i) => b.get(i + 1));
-    await sleep(1);
+    await new Promise((r) => setImmediate(r));
     const last = Array.from({ length: 5 }, (_, i) => b.get(i + 100));
+    await new Promise((r) => setImmediate(r));
+    expect(sizes).toEqual([1]);
+    release();
     expect(await Promise.all([first, ...later, ...last])).toEqual([
       0,
       ...Array.from({ length: 10 }, (_, i) => i + 1),
