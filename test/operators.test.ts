@@ -152,8 +152,9 @@ describe("operator login", () => {
     // The fastest of each set is the least disturbed by other test files sharing the CPU.
     const ratio = Math.min(...unknown) / Math.min(...wrong);
     expect(Math.min(...unknown)).toBeGreaterThan(100);
-    expect(ratio).toBeGreaterThan(0.6);
-    expect(ratio).toBeLessThan(1.67);
+    // Loose bounds: a fast path would be ~100× apart; under a loaded CI machine 1.7× was seen.
+    expect(ratio).toBeGreaterThan(0.4);
+    expect(ratio).toBeLessThan(2.5);
   });
 
   it("a disabled operator with the right password gets 403 ACCOUNT_INACTIVE", async () => {
