@@ -156,11 +156,7 @@ export function buildServices(d: CoreDeps) {
     }),
     race: new AcceptRace(d.valkey, keys, d.log, d.metrics),
     sessions: {
-      createPending: async (tx, p) =>
-        insertPendingSession(tx, {
-          ...p,
-          paymentTimeoutSeconds: (await appConfig.get()).payment_timeout_seconds,
-        }),
+      createPending: (tx, p) => insertPendingSession(tx, p),
       opened: (session) => sessions.opened(session),
     },
   });

@@ -144,19 +144,6 @@ export class Sessions {
     return rows.map(sessionView);
   }
 
-  /**
-   * A new pending_payment session inside pairing's accept transaction, its
-   * payment due `payment_timeout_seconds` from `now`. Pairing calls `opened`
-   * once that transaction has committed.
-   */
-  async createPending(
-    tx: Queryable,
-    p: { customerId: string; mitraId: string; pairingRequestId: string | null; now: Date },
-  ): Promise<SessionView> {
-    const { payment_timeout_seconds } = await this.d.appConfig.get();
-    return insertPendingSession(tx, { ...p, paymentTimeoutSeconds: payment_timeout_seconds });
-  }
-
   /** Pairing committed a new pending_payment session: time its payment and count it against the mitra. */
   async opened(session: { id: string }): Promise<void> {
     const row = await findSession(this.d.pool, session.id);
