@@ -47,6 +47,14 @@ interface KeyRow {
 
 type Claim = { kind: "claimed"; fence: Date } | { kind: "done"; row: KeyRow };
 
+/** A claim this process holds: its fence, and when its work and its store/release are over. */
+interface HeldClaim {
+  scope: string;
+  key: string;
+  fence: Date;
+  over: Promise<void>;
+}
+
 /** Rounds of claim races lost to other attempts before answering "in progress". */
 const MAX_CLAIM_ROUNDS = 5;
 
@@ -74,6 +82,12 @@ const MAX_CLAIM_ROUNDS = 5;
  */
 export class Idempotency {
   private readonly hashKey: Buffer | undefined;
+  /** Claims taken by this process whose result is not kept or released yet. */
+  private readonly held = new Set<HeldClaim>();
+  /** Set by `settle`: no new claim is taken (the process is stopping). */
+  private stopping = false;
+  /** Set when `settle` gave up waiting: a claim won after this is released at once. */
+  private abandoned = false;
 
   constructor(private readonly d: IdempotencyDeps) {
     this.hashKey = d.hashSecret
@@ -88,24 +102,66 @@ export class Idempotency {
    */
   async run<T>(opts: IdempotentCall, fn: () => Promise<T>): Promise<T> {
     if (opts.key === undefined) return fn();
+    if (this.stopping) throw stopping();
     const { scope, key } = opts;
     const claim = await this.claim(scope, key, this.requestHash(opts.body));
     if (claim.kind === "done") return replay<T>(claim.row);
+    if (this.abandoned) {
+      await this.release(scope, key, claim.fence);
+      throw stopping();
+    }
 
+    let over = (): void => {};
+    const held: HeldClaim = { scope, key, fence: claim.fence, over: new Promise((r) => (over = r)) };
+    this.held.add(held);
+    try {
+      return await this.runClaimed(held, fn);
+    } finally {
+      this.held.delete(held);
+      over();
+    }
+  }
+
+  /**
+   * Graceful stop (contract §8): takes no new claim, waits up to `deadlineMs`
+   * for the claims this process holds to keep their result, then releases
+   * the rest. A claim left in flight would answer REQUEST_IN_PROGRESS on
+   * every process for its whole 30 s lease although this one exited 0 (fault
+   * scenario 5). A released claim whose work is still running when the
+   * process exits is the crash case of docs/idempotency.md: its transaction
+   * never commits, or the work's own rules answer the retry. Call it while
+   * the pool is still open.
+   */
+  async settle(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.held.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, deadlineMs)));
+      await Promise.race([Promise.all([...this.held].map((h) => h.over)), late]);
+      clearTimeout(timer);
+    }
+    this.abandoned = true;
+    const left = [...this.held];
+    if (left.length > 0) this.d.log.warn({ claims: left.length }, "releasing idempotency claims at shutdown");
+    await Promise.all(left.map((h) => this.release(h.scope, h.key, h.fence)));
+  }
+
+  private async runClaimed<T>(held: HeldClaim, fn: () => Promise<T>): Promise<T> {
+    const { scope, key, fence } = held;
     let value: T;
     try {
       value = await fn();
     } catch (err) {
       if (err instanceof AppError && isKept(err.status)) {
         const error = { code: err.code, message: err.message, details: err.details };
-        await this.store(scope, key, claim.fence, err.status, { error });
+        await this.store(scope, key, fence, err.status, { error });
       } else {
-        await this.release(scope, key, claim.fence);
+        await this.release(scope, key, fence);
       }
       throw err;
     }
     const plain = asJson(value);
-    await this.store(scope, key, claim.fence, null, plain === undefined ? {} : { value: plain });
+    await this.store(scope, key, fence, null, plain === undefined ? {} : { value: plain });
     return plain;
   }
 
@@ -226,6 +282,10 @@ const keyReused = (): AppError =>
     422,
     "This Idempotency-Key was already used with a different request",
   );
+
+/** 503 like a Postgres outage: the SDK retries it, and the retry reaches another process. */
+const stopping = (): AppError =>
+  new AppError("DEPENDENCY_UNAVAILABLE", 503, "This process is shutting down; retry the request");
 
 const inProgress = (): AppError =>
   new AppError("REQUEST_IN_PROGRESS", 409, "A request with this Idempotency-Key is still in progress");

@@ -1,7 +1,7 @@
 import type { AppConfigStore } from "../app-config/app-config-store.js";
 import type { Principal } from "../auth/user-types.js";
 import type { Clock } from "../clock.js";
-import type { Pool, Queryable } from "../db/pool.js";
+import type { Pool } from "../db/pool.js";
 import type { DeadlineTimers } from "../deadline-timers.js";
 import { AppError, notFound, validationFailed } from "../errors.js";
 import type { Notifier } from "../events/notifier.js";
@@ -11,7 +11,6 @@ import {
   applyTransition,
   deadlineOf,
   findSession,
-  insertPendingSession,
   isDue,
   isUuid,
   listOpenSessions,
