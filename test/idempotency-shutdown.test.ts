@@ -94,4 +94,38 @@ describe("idempotency claims at a graceful stop", () => {
       expect(retry.status).toBe(201);
     }
   });
+
+  it("a claim of a process killed with SIGKILL is taken over at once, not after its 30 s lease", async () => {
+    const peer = await spawnPeer();
+    const other = ctx.gateways[0] as TestGateway;
+    const blocker = new pg.Client({ connectionString: ctx.db.url });
+    await blocker.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("LOCK TABLE mitras IN SHARE MODE");
+      const key = randomUUID();
+      const phone = newMitraPhone();
+      void createMitra(peer.internalUrl, key, phone).catch(() => null);
+      await waitFor(async () => (await inFlightClaims()) === 1, 5000);
+      // Its process lives: the claim holds.
+      const meanwhile = await createMitra(other.internalUrl, key, phone);
+      expect(meanwhile.status).toBe(409);
+      expect(((await meanwhile.json()) as { error: { code: string } }).error.code).toBe(
+        "REQUEST_IN_PROGRESS",
+      );
+      await peer.stop("SIGKILL");
+      await blocker.query("ROLLBACK");
+      const started = Date.now();
+      const retry = await createMitra(other.internalUrl, key, phone);
+      const answer =
+        retry.status === 201
+          ? "created"
+          : ((await retry.json()) as { error?: { code?: string } }).error?.code;
+      // As at a SIGTERM, Postgres ran the dead process's blocked INSERT once the lock went.
+      expect(["created", "PHONE_TAKEN"]).toContain(answer);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await blocker.end();
+    }
+  });
 });

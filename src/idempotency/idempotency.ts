@@ -5,6 +5,7 @@ import type { Pool } from "../db/pool.js";
 import { AppError, type ErrorDetails } from "../errors.js";
 import type { Logger } from "../log.js";
 import { canonicalHash } from "./canonical-json.js";
+import type { ClaimOwner } from "./claim-owner.js";
 
 /** How long a claim holds a key before another attempt may take it over (contract §7). */
 export const IDEMPOTENCY_LEASE_SECONDS = 30;
@@ -31,6 +32,8 @@ export interface IdempotencyDeps {
   log: Logger;
   /** When set, request hashes are keyed (HMAC), so a body's secrets cannot be guessed from a stored hash. */
   hashSecret?: string;
+  /** When set, claims name this process, and a claim of a process known gone is taken over at once. */
+  owner?: ClaimOwner;
 }
 
 /** What `response_body` holds: the value (as JSON) or the 4xx error that was the first result. */
@@ -43,6 +46,7 @@ interface KeyRow {
   response_body: Outcome | null;
   claimed_until: Date;
   created_at: Date;
+  owner: number | null;
 }
 
 type Claim = { kind: "claimed"; fence: Date } | { kind: "done"; row: KeyRow };
@@ -173,16 +177,17 @@ export class Idempotency {
   private async claim(scope: string, key: string, hash: string): Promise<Claim> {
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
       const now = this.d.now();
+      const owner = this.d.owner?.current ?? null;
       const fence = new Date(now.getTime() + IDEMPOTENCY_LEASE_SECONDS * 1000);
       const inserted = await this.d.pool.query(
-        `INSERT INTO idempotency_keys (scope, key, request_hash, state, claimed_until, created_at)
-         VALUES ($1, $2, $3, 'in_flight', $4, $5) ON CONFLICT (scope, key) DO NOTHING`,
-        [scope, key, hash, fence, now],
+        `INSERT INTO idempotency_keys (scope, key, request_hash, state, claimed_until, created_at, owner)
+         VALUES ($1, $2, $3, 'in_flight', $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING`,
+        [scope, key, hash, fence, now, owner],
       );
       if (inserted.rowCount === 1) return { kind: "claimed", fence };
 
       const { rows } = await this.d.pool.query<KeyRow>(
-        `SELECT request_hash, state, response_status, response_body, claimed_until, created_at
+        `SELECT request_hash, state, response_status, response_body, claimed_until, created_at, owner
          FROM idempotency_keys WHERE scope = $1 AND key = $2`,
         [scope, key],
       );
@@ -196,30 +201,38 @@ export class Idempotency {
         const taken = await this.d.pool.query(
           `UPDATE idempotency_keys
            SET request_hash = $3, state = 'in_flight', response_status = NULL, response_body = NULL,
-               claimed_until = $4, created_at = $5
+               claimed_until = $4, created_at = $5, owner = $7
            WHERE scope = $1 AND key = $2 AND created_at <= $6
              AND (state = 'done' OR claimed_until <= $5)`,
-          [scope, key, hash, fence, now, staleBefore],
+          [scope, key, hash, fence, now, staleBefore, owner],
         );
         if (taken.rowCount === 1) return { kind: "claimed", fence };
         continue;
       }
       if (row.request_hash !== hash) throw keyReused();
       if (row.state === "done") return { kind: "done", row };
-      if (!lapsed) throw inProgress();
+      if (!lapsed && !(await this.ownerGone(row))) throw inProgress();
 
-      // The claimant died (or overran its lease): one retry takes the key over.
+      // The claimant died (its lease lapsed, or its process is known gone): one retry takes the key
+      // over, only from the claim it saw (same fence), so a claim renewed meanwhile is left alone.
       const taken = await this.d.pool.query(
-        `UPDATE idempotency_keys SET claimed_until = $3
-         WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND claimed_until <= $4`,
-        [scope, key, fence, now],
+        `UPDATE idempotency_keys SET claimed_until = $3, owner = $5
+         WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND claimed_until = $4`,
+        [scope, key, fence, row.claimed_until, owner],
       );
       if (taken.rowCount === 1) {
-        this.d.log.warn({ scope, key }, "idempotency claim lapsed; taken over");
+        this.d.log.warn({ scope, key, lapsed }, "idempotency claim of a dead claimant taken over");
         return { kind: "claimed", fence };
       }
     }
     throw inProgress();
+  }
+
+  /** Whether an in-flight claim belongs to another process that holds no owner lock any more (kill -9). */
+  private async ownerGone(row: KeyRow): Promise<boolean> {
+    const mine = this.d.owner;
+    if (!mine || row.owner === null || row.owner === mine.id) return false;
+    return mine.isGone(row.owner);
   }
 
   /**
