@@ -27,6 +27,12 @@ export interface Gateway {
 
 /** Time allowed for in-flight requests to finish during shutdown. */
 const DRAIN_MS = 5000;
+/**
+ * Then, with every connection closed, time for work still running (a request
+ * cut by the close, a frame past the socket deadline) to keep its
+ * idempotency result before its claim is released; within main's 9 s limit.
+ */
+const SETTLE_MS = 2500;
 
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, log } = deps;
@@ -90,6 +96,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         await Promise.all([ws.stop(), inFlight.drained(DRAIN_MS)]);
         closeApp(publicApp);
         closeApp(internalApp);
+        // Before anything the work needs stops (timers, Valkey, the pool): no claim may outlive us.
+        await services.idempotency.settle(SETTLE_MS);
         await services.stop();
       })();
       return closing;

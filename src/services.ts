@@ -7,6 +7,7 @@ import type { Clock } from "./clock.js";
 import { DeadlineTimers } from "./deadline-timers.js";
 import { Notifier } from "./events/notifier.js";
 import type { GatewayDeps } from "./gateway-deps.js";
+import { ClaimOwner } from "./idempotency/claim-owner.js";
 import { Idempotency } from "./idempotency/idempotency.js";
 import type { Metrics } from "./metrics.js";
 import { buildAvailabilityModule } from "./mirror/availability-module.js";
@@ -105,7 +106,14 @@ export function buildServices(d: CoreDeps) {
   const overdueSessions = new OverdueSessionsSweep({ ...d, sessions });
   const retention = new Retention({ pool: d.pool, now: d.now, appConfig });
   /** Idempotent retries (contract §7) for every creating route and frame. */
-  const idempotency = new Idempotency({ pool: d.pool, now: d.now, log: d.log, hashSecret: d.jwtSecret });
+  const claimOwner = new ClaimOwner(d.pool, d.log);
+  const idempotency = new Idempotency({
+    pool: d.pool,
+    now: d.now,
+    log: d.log,
+    hashSecret: d.jwtSecret,
+    owner: claimOwner,
+  });
   const sweeps: Sweep[] = [
     // Both read Valkey's heartbeats: this process's heartbeats still waiting to be written go first.
     {
@@ -156,11 +164,7 @@ export function buildServices(d: CoreDeps) {
     }),
     race: new AcceptRace(d.valkey, keys, d.log, d.metrics),
     sessions: {
-      createPending: async (tx, p) =>
-        insertPendingSession(tx, {
-          ...p,
-          paymentTimeoutSeconds: (await appConfig.get()).payment_timeout_seconds,
-        }),
+      createPending: (tx, p) => insertPendingSession(tx, p),
       opened: (session) => sessions.opened(session),
     },
   });
@@ -196,6 +200,9 @@ export function buildServices(d: CoreDeps) {
   }
   stopTasks.push(() => sessionTimers.stop());
   stopTasks.push(() => pairing.stop());
+  // Before the listeners open, so the first claims already name this process (none without it).
+  startTasks.push(() => claimOwner.start());
+  stopTasks.push(() => claimOwner.stop());
   startTasks.push(async () => dashboardHistory.start());
   stopTasks.push(() => dashboardHistory.stop());
 

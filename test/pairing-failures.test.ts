@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { anonymousCustomer } from "./support/auth.js";
-import { spawnGateway, TEST_JWT_SECRET, type TestGateway, waitFor } from "./support/gateway.js";
+import {
+  spawnGateway,
+  startTestGateway,
+  TEST_JWT_SECRET,
+  type TestGateway,
+  waitFor,
+} from "./support/gateway.js";
 import { everyoneOffline, onlineMitra, type Party, setTunables, socketCustomer } from "./support/pairing.js";
 import { call } from "./support/people.js";
 import { QUIET_SWEEPS, startOwnValkey, stopOwnValkey, useGateways } from "./support/setup.js";
@@ -88,4 +94,28 @@ describe("pairing when parts fail", () => {
       await startValkey();
     }
   }, 30_000);
+
+  it("an accept answers while its process's Postgres pool is down to one free client", async () => {
+    // The tunables cache refilled inside the accept's transaction: it waited for a second client
+    // while holding the first, so a busy pool answered DEPENDENCY_UNAVAILABLE with Postgres up.
+    const narrow = await startTestGateway({
+      databaseUrl: ctx.db.url,
+      valkeyUrl: ctx.valkey?.url as string,
+      prefix: gw().gateway.services.config.VALKEY_KEY_PREFIX,
+      env: { ...QUIET_SWEEPS, HEARTBEAT_STALE_SECONDS: "60" },
+      poolMax: 1,
+    });
+    try {
+      const mitra = await onlineMitra(narrow);
+      const customer = await socketCustomer(narrow);
+      parties.push(mitra, customer);
+      const { requestId } = await customer.ws.request({ type: "pairing.request" });
+      await mitra.ws.next("pairing.offer", 3000);
+      narrow.gateway.services.appConfig.invalidate();
+      const answer = await mitra.ws.request({ type: "pairing.accept", requestId }, 5000);
+      expect(answer).toMatchObject({ type: "ack", sessionId: expect.any(String) });
+    } finally {
+      await narrow.close();
+    }
+  });
 });

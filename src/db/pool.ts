@@ -22,6 +22,15 @@ export function createPool(
   return pool;
 }
 
+/**
+ * A connection of its own with the pool's settings, outside the pool (it
+ * holds session state, such as a lock kept for the process's life, and must
+ * not take a slot from the requests).
+ */
+export function dedicatedClient(pool: pg.Pool): pg.Client {
+  return new pg.Client({ ...pool.options, application_name: "halo-gateway-owner" });
+}
+
 /** Runs fn inside BEGIN/COMMIT; rolls back on any throw. The client never escapes. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

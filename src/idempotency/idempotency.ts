@@ -5,6 +5,7 @@ import type { Pool } from "../db/pool.js";
 import { AppError, type ErrorDetails } from "../errors.js";
 import type { Logger } from "../log.js";
 import { canonicalHash } from "./canonical-json.js";
+import type { ClaimOwner } from "./claim-owner.js";
 
 /** How long a claim holds a key before another attempt may take it over (contract §7). */
 export const IDEMPOTENCY_LEASE_SECONDS = 30;
@@ -31,6 +32,8 @@ export interface IdempotencyDeps {
   log: Logger;
   /** When set, request hashes are keyed (HMAC), so a body's secrets cannot be guessed from a stored hash. */
   hashSecret?: string;
+  /** When set, claims name this process, and a claim of a process known gone is taken over at once. */
+  owner?: ClaimOwner;
 }
 
 /** What `response_body` holds: the value (as JSON) or the 4xx error that was the first result. */
@@ -43,9 +46,18 @@ interface KeyRow {
   response_body: Outcome | null;
   claimed_until: Date;
   created_at: Date;
+  owner: number | null;
 }
 
 type Claim = { kind: "claimed"; fence: Date } | { kind: "done"; row: KeyRow };
+
+/** A claim this process holds: its fence, and when its work and its store/release are over. */
+interface HeldClaim {
+  scope: string;
+  key: string;
+  fence: Date;
+  over: Promise<void>;
+}
 
 /** Rounds of claim races lost to other attempts before answering "in progress". */
 const MAX_CLAIM_ROUNDS = 5;
@@ -74,6 +86,12 @@ const MAX_CLAIM_ROUNDS = 5;
  */
 export class Idempotency {
   private readonly hashKey: Buffer | undefined;
+  /** Claims taken by this process whose result is not kept or released yet. */
+  private readonly held = new Set<HeldClaim>();
+  /** Set by `settle`: no new claim is taken (the process is stopping). */
+  private stopping = false;
+  /** Set when `settle` gave up waiting: a claim won after this is released at once. */
+  private abandoned = false;
 
   constructor(private readonly d: IdempotencyDeps) {
     this.hashKey = d.hashSecret
@@ -88,24 +106,66 @@ export class Idempotency {
    */
   async run<T>(opts: IdempotentCall, fn: () => Promise<T>): Promise<T> {
     if (opts.key === undefined) return fn();
+    if (this.stopping) throw stopping();
     const { scope, key } = opts;
     const claim = await this.claim(scope, key, this.requestHash(opts.body));
     if (claim.kind === "done") return replay<T>(claim.row);
+    if (this.abandoned) {
+      await this.release(scope, key, claim.fence);
+      throw stopping();
+    }
 
+    let over = (): void => {};
+    const held: HeldClaim = { scope, key, fence: claim.fence, over: new Promise((r) => (over = r)) };
+    this.held.add(held);
+    try {
+      return await this.runClaimed(held, fn);
+    } finally {
+      this.held.delete(held);
+      over();
+    }
+  }
+
+  /**
+   * Graceful stop (contract §8): takes no new claim, waits up to `deadlineMs`
+   * for the claims this process holds to keep their result, then releases
+   * the rest. A claim left in flight would answer REQUEST_IN_PROGRESS on
+   * every process for its whole 30 s lease although this one exited 0 (fault
+   * scenario 5). A released claim whose work is still running when the
+   * process exits is the crash case of docs/idempotency.md: its transaction
+   * never commits, or the work's own rules answer the retry. Call it while
+   * the pool is still open.
+   */
+  async settle(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.held.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, deadlineMs)));
+      await Promise.race([Promise.all([...this.held].map((h) => h.over)), late]);
+      clearTimeout(timer);
+    }
+    this.abandoned = true;
+    const left = [...this.held];
+    if (left.length > 0) this.d.log.warn({ claims: left.length }, "releasing idempotency claims at shutdown");
+    await Promise.all(left.map((h) => this.release(h.scope, h.key, h.fence)));
+  }
+
+  private async runClaimed<T>(held: HeldClaim, fn: () => Promise<T>): Promise<T> {
+    const { scope, key, fence } = held;
     let value: T;
     try {
       value = await fn();
     } catch (err) {
       if (err instanceof AppError && isKept(err.status)) {
         const error = { code: err.code, message: err.message, details: err.details };
-        await this.store(scope, key, claim.fence, err.status, { error });
+        await this.store(scope, key, fence, err.status, { error });
       } else {
-        await this.release(scope, key, claim.fence);
+        await this.release(scope, key, fence);
       }
       throw err;
     }
     const plain = asJson(value);
-    await this.store(scope, key, claim.fence, null, plain === undefined ? {} : { value: plain });
+    await this.store(scope, key, fence, null, plain === undefined ? {} : { value: plain });
     return plain;
   }
 
@@ -117,16 +177,17 @@ export class Idempotency {
   private async claim(scope: string, key: string, hash: string): Promise<Claim> {
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
       const now = this.d.now();
+      const owner = this.d.owner?.current ?? null;
       const fence = new Date(now.getTime() + IDEMPOTENCY_LEASE_SECONDS * 1000);
       const inserted = await this.d.pool.query(
-        `INSERT INTO idempotency_keys (scope, key, request_hash, state, claimed_until, created_at)
-         VALUES ($1, $2, $3, 'in_flight', $4, $5) ON CONFLICT (scope, key) DO NOTHING`,
-        [scope, key, hash, fence, now],
+        `INSERT INTO idempotency_keys (scope, key, request_hash, state, claimed_until, created_at, owner)
+         VALUES ($1, $2, $3, 'in_flight', $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING`,
+        [scope, key, hash, fence, now, owner],
       );
       if (inserted.rowCount === 1) return { kind: "claimed", fence };
 
       const { rows } = await this.d.pool.query<KeyRow>(
-        `SELECT request_hash, state, response_status, response_body, claimed_until, created_at
+        `SELECT request_hash, state, response_status, response_body, claimed_until, created_at, owner
          FROM idempotency_keys WHERE scope = $1 AND key = $2`,
         [scope, key],
       );
@@ -140,30 +201,38 @@ export class Idempotency {
         const taken = await this.d.pool.query(
           `UPDATE idempotency_keys
            SET request_hash = $3, state = 'in_flight', response_status = NULL, response_body = NULL,
-               claimed_until = $4, created_at = $5
+               claimed_until = $4, created_at = $5, owner = $7
            WHERE scope = $1 AND key = $2 AND created_at <= $6
              AND (state = 'done' OR claimed_until <= $5)`,
-          [scope, key, hash, fence, now, staleBefore],
+          [scope, key, hash, fence, now, staleBefore, owner],
         );
         if (taken.rowCount === 1) return { kind: "claimed", fence };
         continue;
       }
       if (row.request_hash !== hash) throw keyReused();
       if (row.state === "done") return { kind: "done", row };
-      if (!lapsed) throw inProgress();
+      if (!lapsed && !(await this.ownerGone(row))) throw inProgress();
 
-      // The claimant died (or overran its lease): one retry takes the key over.
+      // The claimant died (its lease lapsed, or its process is known gone): one retry takes the key
+      // over, only from the claim it saw (same fence), so a claim renewed meanwhile is left alone.
       const taken = await this.d.pool.query(
-        `UPDATE idempotency_keys SET claimed_until = $3
-         WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND claimed_until <= $4`,
-        [scope, key, fence, now],
+        `UPDATE idempotency_keys SET claimed_until = $3, owner = $5
+         WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND claimed_until = $4`,
+        [scope, key, fence, row.claimed_until, owner],
       );
       if (taken.rowCount === 1) {
-        this.d.log.warn({ scope, key }, "idempotency claim lapsed; taken over");
+        this.d.log.warn({ scope, key, lapsed }, "idempotency claim of a dead claimant taken over");
         return { kind: "claimed", fence };
       }
     }
     throw inProgress();
+  }
+
+  /** Whether an in-flight claim belongs to another process that holds no owner lock any more (kill -9). */
+  private async ownerGone(row: KeyRow): Promise<boolean> {
+    const mine = this.d.owner;
+    if (!mine || row.owner === null || row.owner === mine.id) return false;
+    return mine.isGone(row.owner);
   }
 
   /**
@@ -226,6 +295,10 @@ const keyReused = (): AppError =>
     422,
     "This Idempotency-Key was already used with a different request",
   );
+
+/** 503 like a Postgres outage: the SDK retries it, and the retry reaches another process. */
+const stopping = (): AppError =>
+  new AppError("DEPENDENCY_UNAVAILABLE", 503, "This process is shutting down; retry the request");
 
 const inProgress = (): AppError =>
   new AppError("REQUEST_IN_PROGRESS", 409, "A request with this Idempotency-Key is still in progress");

@@ -23,7 +23,13 @@ export interface OpenedSession {
 export interface SessionPort {
   createPending(
     tx: PoolClient,
-    p: { customerId: string; mitraId: string; pairingRequestId: string; now: Date },
+    p: {
+      customerId: string;
+      mitraId: string;
+      pairingRequestId: string;
+      now: Date;
+      paymentTimeoutSeconds: number;
+    },
   ): Promise<OpenedSession>;
   opened(session: OpenedSession): Promise<void>;
 }
@@ -136,6 +142,10 @@ export class Pairing {
     // The race is settled in Valkey first (one Lua call), so losers never reach Postgres;
     // the conditional write below confirms it (and alone decides while Valkey is down).
     if (!(await this.d.race.claim(requestId, mitraId))) throw taken();
+    // Read before the transaction: a cache refill inside it waits for a second pool client while
+    // holding one, and under load every client was held that way until the 2 s connect timeout
+    // answered DEPENDENCY_UNAVAILABLE with Postgres up (fault scenario 4, docs/faults.md).
+    const { payment_timeout_seconds: paymentTimeoutSeconds } = await this.d.appConfig.get();
     let outcome: { session: OpenedSession; losers: string[]; customerId: string };
     try {
       outcome = await withTransaction(this.d.pool, async (tx) => {
@@ -156,6 +166,7 @@ export class Pairing {
           mitraId,
           pairingRequestId: requestId,
           now,
+          paymentTimeoutSeconds,
         });
         await tx.query("UPDATE pairing_requests SET session_id = $2 WHERE id = $1", [requestId, session.id]);
         await store.setOfferOutcome(tx, requestId, mitraId, "accepted");

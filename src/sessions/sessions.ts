@@ -1,7 +1,7 @@
 import type { AppConfigStore } from "../app-config/app-config-store.js";
 import type { Principal } from "../auth/user-types.js";
 import type { Clock } from "../clock.js";
-import type { Pool, Queryable } from "../db/pool.js";
+import type { Pool } from "../db/pool.js";
 import type { DeadlineTimers } from "../deadline-timers.js";
 import { AppError, notFound, validationFailed } from "../errors.js";
 import type { Notifier } from "../events/notifier.js";
@@ -11,7 +11,6 @@ import {
   applyTransition,
   deadlineOf,
   findSession,
-  insertPendingSession,
   isDue,
   isUuid,
   listOpenSessions,
@@ -142,19 +141,6 @@ export class Sessions {
       }
     }
     return rows.map(sessionView);
-  }
-
-  /**
-   * A new pending_payment session inside pairing's accept transaction, its
-   * payment due `payment_timeout_seconds` from `now`. Pairing calls `opened`
-   * once that transaction has committed.
-   */
-  async createPending(
-    tx: Queryable,
-    p: { customerId: string; mitraId: string; pairingRequestId: string | null; now: Date },
-  ): Promise<SessionView> {
-    const { payment_timeout_seconds } = await this.d.appConfig.get();
-    return insertPendingSession(tx, { ...p, paymentTimeoutSeconds: payment_timeout_seconds });
   }
 
   /** Pairing committed a new pending_payment session: time its payment and count it against the mitra. */

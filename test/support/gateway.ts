@@ -44,6 +44,8 @@ export async function startTestGateway(opts: {
   env?: Record<string, string>;
   /** A clock the test moves (expiry, cooldowns, lockouts) instead of sleeping. */
   now?: () => Date;
+  /** Postgres clients of its pool (default 5): 1 shows a use case that needs two at once. */
+  poolMax?: number;
 }): Promise<TestGateway> {
   // The suite's shared Valkey is a cluster in `npm run test:cluster`; a test's own redis-server never is.
   const shared = opts.valkeyUrl === TEST_VALKEY_URL;
@@ -59,7 +61,7 @@ export async function startTestGateway(opts: {
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ...opts.env,
   });
-  const pool = createPool(opts.databaseUrl, { max: 5 });
+  const pool = createPool(opts.databaseUrl, { max: opts.poolMax ?? 5 });
   const target: ValkeyTarget | null =
     config.valkeyMode.kind === "standalone" || config.valkeyMode.kind === "cluster"
       ? config.valkeyMode
