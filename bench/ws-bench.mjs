@@ -31,16 +31,16 @@
  * BENCH_WS_SECTIONS (open,closed), BENCH_PG_ADMIN_URL, BENCH_VALKEY_URL,
  * BENCH_QUIET_WAIT_SECONDS override defaults.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { runInterruptible } from "./lib/bench-lifecycle.mjs";
-import { BASE_ENV, nodeCommand, openFilesLimit, startChild } from "./lib/child-service.mjs";
+import { BASE_ENV, openFilesLimit, startChild } from "./lib/child-service.mjs";
 import { topFrames } from "./lib/cpu-profile.mjs";
 import { debuggerUrlOf, profileDuring } from "./lib/inspector-profile.mjs";
+import { startIpcChild } from "./lib/ipc-child.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
 import { waitForQuiet } from "./lib/machine-load.mjs";
 import { processCpuUs } from "./lib/proc-stat.mjs";
@@ -324,38 +324,7 @@ async function scrapeGateway(internalUrl) {
 // ---------------------------------------------------------------- client processes
 
 function startClient(k) {
-  const [command, argv] = nodeCommand([CLIENT_JS], FD_LIMIT);
-  const child = spawn(command, argv, { env: BASE_ENV, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const waiters = [];
-  let exited = null;
-  child.on("message", (m) => waiters.shift()?.resolve(m));
-  child.on("error", (err) => {
-    for (const w of waiters.splice(0)) w.reject(err);
-  });
-  child.once("exit", (code, signal) => {
-    exited = `client ${k} exited (${code ?? signal})`;
-    for (const w of waiters.splice(0)) w.reject(new Error(exited));
-  });
-  const next = () =>
-    new Promise((resolve, reject) =>
-      exited ? reject(new Error(exited)) : waiters.push({ resolve, reject }),
-    );
-  const client = {
-    k,
-    /** Loopback source address of its own, so four clients never compete for one port range. */
-    localAddress: `127.0.0.${2 + k}`,
-    ready: next(),
-    async call(msg) {
-      const reply = next();
-      if (!exited) child.send(msg, (err) => err && waiters.shift()?.reject(err));
-      const r = await reply;
-      if (r.type === "error") throw new Error(`client ${k}: ${r.message}`);
-      return r;
-    },
-    kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    },
-  };
+  const client = startIpcChild(CLIENT_JS, k, { fdLimit: FD_LIMIT });
   owned.clients.push(client);
   return client;
 }
