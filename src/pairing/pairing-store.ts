@@ -204,3 +204,48 @@ export async function displayNameOf(
   );
   return rows[0]?.display_name ?? null;
 }
+
+/** An offer still waiting for its mitra's answer, as `pairing.offer` carries it. */
+export interface OpenOfferRow {
+  request_id: string;
+  mitra_id: string;
+  expires_at: Date;
+  customer_name: string | null;
+}
+
+/** These mitras' undecided, unexpired offers of searching requests (by pairing_offers_mitra_offered_idx). */
+export async function openOffersOf(
+  db: Queryable,
+  mitraIds: readonly string[],
+  now: Date,
+): Promise<OpenOfferRow[]> {
+  const { rows } = await db.query<OpenOfferRow>(
+    `SELECT o.request_id, o.mitra_id, o.expires_at, c.display_name AS customer_name
+     FROM pairing_offers o
+     JOIN pairing_requests r ON r.id = o.request_id AND r.status = 'searching'
+     JOIN customers c ON c.id = r.customer_id
+     WHERE o.mitra_id = ANY($1::uuid[]) AND o.outcome IS NULL AND o.expires_at > $2`,
+    [mitraIds, now],
+  );
+  return rows;
+}
+
+/** A match of this customer whose session still waits for payment, as `pairing.matched` carries it. */
+export interface PendingMatchRow {
+  request_id: string;
+  session_id: string;
+  mitra_id: string;
+  mitra_name: string | null;
+}
+
+/** The customer's match not yet paid for (at most one open session per customer; chat_sessions_customer_open_idx). */
+export async function pendingMatchOf(db: Queryable, customerId: string): Promise<PendingMatchRow | null> {
+  const { rows } = await db.query<PendingMatchRow>(
+    `SELECT s.pairing_request_id AS request_id, s.id AS session_id, s.mitra_id, m.display_name AS mitra_name
+     FROM chat_sessions s JOIN mitras m ON m.id = s.mitra_id
+     WHERE s.customer_id = $1 AND s.status = 'pending_payment' AND s.pairing_request_id IS NOT NULL
+     LIMIT 1`,
+    [customerId],
+  );
+  return rows[0] ?? null;
+}

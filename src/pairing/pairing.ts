@@ -3,7 +3,7 @@ import type { Clock } from "../clock.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
 import { DeadlineTimers } from "../deadline-timers.js";
 import { AppError, notFound } from "../errors.js";
-import type { Notifier } from "../events/notifier.js";
+import type { Notifier, OutFrame } from "../events/notifier.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { ValkeyClient } from "../valkey/client.js";
@@ -170,12 +170,7 @@ export class Pairing {
     this.timers.clear(requestId);
     await this.d.sessions.opened(outcome.session);
     const mitraName = await store.displayNameOf(this.d.pool, "mitras", mitraId);
-    const matchedFrame = {
-      type: "pairing.matched",
-      requestId,
-      sessionId: outcome.session.id,
-      mitra: { id: mitraId, displayName: mitraName },
-    };
+    const matchedFrame = matchedFrameOf(requestId, outcome.session.id, mitraId, mitraName);
     await Promise.all([
       this.d.notifier.toUser("customer", outcome.customerId, matchedFrame),
       this.d.notifier.toUser("mitra", mitraId, matchedFrame),
@@ -237,6 +232,28 @@ export class Pairing {
   }
 
   /**
+   * The `pairing.offer` frames these mitras should still hold, identical to
+   * the first send (same requestId and expiresAt), to send again: an offer
+   * sent fire-and-forget after its commit is lost when the fan-out or the
+   * mitra's process dies at that moment, and would cost the customer a whole
+   * offer TTL (docs/sessions.md, "Offers sent again").
+   */
+  async openOffers(mitraIds: readonly string[]): Promise<{ mitraId: string; frame: OutFrame }[]> {
+    if (mitraIds.length === 0) return [];
+    const rows = await store.openOffersOf(this.d.pool, mitraIds, this.d.now());
+    return rows.map((r) => ({
+      mitraId: r.mitra_id,
+      frame: offerFrameOf(r.request_id, r.customer_name, r.expires_at),
+    }));
+  }
+
+  /** `pairing.matched` again for a customer whose match still waits for payment: the first may never have arrived. */
+  async pendingMatch(customerId: string): Promise<OutFrame | null> {
+    const m = await store.pendingMatchOf(this.d.pool, customerId);
+    return m && matchedFrameOf(m.request_id, m.session_id, m.mitra_id, m.mitra_name);
+  }
+
+  /**
    * Offers the next batch, if the request is still at `seenBatch`. The first
    * batch finding nobody fails the request with NO_MITRA_AVAILABLE at once;
    * a later empty batch keeps looking until the maximum wait.
@@ -262,18 +279,11 @@ export class Pairing {
     });
     if (!step) return;
     this.timers.schedule(requestId, nextDue(step.req));
-    const customer = {
-      displayName: await store.displayNameOf(this.d.pool, "customers", step.req.customer_id),
-    };
+    const customerName = await store.displayNameOf(this.d.pool, "customers", step.req.customer_id);
     await Promise.all([
       ...step.lapsed.map((id) => this.d.notifier.toUser("mitra", id, { type: "pairing.taken", requestId })),
       ...picked.map((id) =>
-        this.d.notifier.toUser("mitra", id, {
-          type: "pairing.offer",
-          requestId,
-          customer,
-          expiresAt: expiresAt.toISOString(),
-        }),
+        this.d.notifier.toUser("mitra", id, offerFrameOf(requestId, customerName, expiresAt)),
       ),
     ]);
   }
@@ -302,6 +312,25 @@ export class Pairing {
     ]);
   }
 }
+
+const offerFrameOf = (requestId: string, customerName: string | null, expiresAt: Date): OutFrame => ({
+  type: "pairing.offer",
+  requestId,
+  customer: { displayName: customerName },
+  expiresAt: expiresAt.toISOString(),
+});
+
+const matchedFrameOf = (
+  requestId: string,
+  sessionId: string,
+  mitraId: string,
+  mitraName: string | null,
+): OutFrame => ({
+  type: "pairing.matched",
+  requestId,
+  sessionId,
+  mitra: { id: mitraId, displayName: mitraName },
+});
 
 /** The next moment a request needs attention: its next batch, or the end of its wait. */
 const nextDue = (r: RequestRow): Date =>
