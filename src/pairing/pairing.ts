@@ -165,6 +165,10 @@ export class Pairing {
     } catch (err) {
       // The request goes on: another mitra may still win it.
       await this.d.race.release(requestId, mitraId);
+      // A full mitra cannot take it: its offer is closed as a decline would, so a batch whose every
+      // holder is full (many requests offered to the same few mitras while Valkey was down, each
+      // winning one) moves on at once instead of waiting out the offer TTL.
+      if (err instanceof AppError && err.code === "AT_CAPACITY") await this.closeOffer(mitraId, requestId);
       throw err;
     }
     this.timers.clear(requestId);
@@ -190,11 +194,16 @@ export class Pairing {
   async decline(mitraId: string, requestId: string): Promise<Record<string, never>> {
     const offer = await store.loadOffer(this.d.pool, requestId, mitraId);
     if (!offer) throw notFound("No such offer");
-    if (!(await store.setOfferOutcome(this.d.pool, requestId, mitraId, "declined"))) return {};
+    await this.closeOffer(mitraId, requestId);
+    return {};
+  }
+
+  /** Closes one mitra's offer as declined; the batch's last open offer closed offers the next batch. */
+  private async closeOffer(mitraId: string, requestId: string): Promise<void> {
+    if (!(await store.setOfferOutcome(this.d.pool, requestId, mitraId, "declined"))) return;
     const req = await store.loadRequest(this.d.pool, requestId);
     if (req?.status === "searching" && (await store.openOfferCount(this.d.pool, requestId)) === 0)
       await this.dispatch(requestId, req.batch, false);
-    return {};
   }
 
   /** pairing.cancel: `pairing.failed CANCELLED` to the customer, `pairing.taken` to every mitra holding an offer. */
