@@ -202,6 +202,25 @@ describe("pairing a customer with a mitra", () => {
     expect((await second.ws.request({ type: "pairing.accept", requestId })).type).toBe("ack");
   });
 
+  it("a full mitra accepting at the same instant as a free one never makes the free one lose, 5 times over", async () => {
+    await setTunables(ctx.gateways, { pairing_blast_size: 2 });
+    const [full, free] = (await mitras(2)) as [Party, Party];
+    await openSession(gw().pool, full.id, "active");
+    for (let round = 0; round < 5; round++) {
+      const c = await customer(round);
+      const { requestId } = await c.ws.request({ type: "pairing.request" });
+      await Promise.all([full.ws.next("pairing.offer"), free.ws.next("pairing.offer")]);
+      const [f, g] = await Promise.all([
+        full.ws.request({ type: "pairing.accept", requestId }),
+        free.ws.request({ type: "pairing.accept", requestId }),
+      ]);
+      expect(f).toMatchObject({ code: "AT_CAPACITY" });
+      expect(g.type).toBe("ack");
+      await gw().pool.query("UPDATE chat_sessions SET status = 'ended' WHERE mitra_id = $1", [free.id]);
+      await gw().gateway.services.avail.recomputeCapacity([free.id]);
+    }
+  });
+
   it("the available set follows presence: an offline mitra is never offered", async () => {
     const [a, b] = (await mitras(2)) as [Party, Party];
     await gw().gateway.services.avail.status.goOffline(a.id);

@@ -249,3 +249,14 @@ export async function pendingMatchOf(db: Queryable, customerId: string): Promise
   );
   return rows[0] ?? null;
 }
+
+/** Whether the mitra's open sessions already fill its maximum (chat_sessions_mitra_open_idx). */
+export async function isFull(db: Queryable, mitraId: string): Promise<boolean> {
+  const { rows } = await db.query<{ full: boolean }>(
+    `SELECT (SELECT count(*) FROM chat_sessions s
+             WHERE s.mitra_id = m.id AND s.status IN ('active', 'pending_payment')) >= m.max_concurrent_sessions AS full
+     FROM mitras m WHERE m.id = $1`,
+    [mitraId],
+  );
+  return rows[0]?.full ?? false;
+}

@@ -45,6 +45,7 @@ export interface PairingDeps {
 /** While no new mitra turns up, how often a searching request looks again (capped by the offer TTL). */
 const EMPTY_BATCH_RETRY_MS = 5000;
 
+const atCapacity = (): AppError => new AppError("AT_CAPACITY", 409, "You are at capacity");
 const taken = (): AppError => new AppError("PAIRING_TAKEN", 409, "Another mitra took this request");
 
 /**
@@ -133,7 +134,13 @@ export class Pairing {
       return { sessionId: req.session_id }; // a retry of the accept that won
     if (req.status !== "searching" || offer.outcome !== null || offer.expires_at <= now) throw taken();
 
-    // The race is settled in Valkey first (one Lua call), so losers never reach Postgres;
+    // A full mitra must not hold the claim even briefly: the accepts racing it would be told
+    // PAIRING_TAKEN and drop their offers, while the request goes on (seen in the fault suite).
+    if (await store.isFull(this.d.pool, mitraId)) {
+      await this.closeOffer(mitraId, requestId);
+      throw atCapacity();
+    }
+    // The race is settled in Valkey first (one Lua call), so losers never reach the transaction;
     // the conditional write below confirms it (and alone decides while Valkey is down).
     if (!(await this.d.race.claim(requestId, mitraId))) throw taken();
     let outcome: { session: OpenedSession; losers: string[]; customerId: string };
@@ -148,7 +155,7 @@ export class Pairing {
         );
         const cap = m.rows[0];
         if (!cap) throw notFound("No such mitra");
-        if (cap.open >= cap.max) throw new AppError("AT_CAPACITY", 409, "You are at capacity");
+        if (cap.open >= cap.max) throw atCapacity();
         const matched = await store.markMatched(tx, requestId, mitraId, now);
         if (!matched) throw taken();
         const session = await this.d.sessions.createPending(tx, {
