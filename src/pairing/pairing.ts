@@ -10,6 +10,7 @@ import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import type { AcceptRace } from "./accept-race.js";
 import type { AvailablePicker } from "./available-picker.js";
+import { matchedFrameOf, offerFrameOf } from "./outgoing-frames.js";
 import type { PairingView, RequestRow } from "./pairing-store.js";
 import * as store from "./pairing-store.js";
 
@@ -252,7 +253,7 @@ export class Pairing {
    * the first send (same requestId and expiresAt), to send again: an offer
    * sent fire-and-forget after its commit is lost when the fan-out or the
    * mitra's process dies at that moment, and would cost the customer a whole
-   * offer TTL (docs/sessions.md, "Offers sent again").
+   * offer TTL (docs/sessions.md, "Frames sent again").
    */
   async openOffers(mitraIds: readonly string[]): Promise<{ mitraId: string; frame: OutFrame }[]> {
     if (mitraIds.length === 0) return [];
@@ -328,25 +329,6 @@ export class Pairing {
     ]);
   }
 }
-
-const offerFrameOf = (requestId: string, customerName: string | null, expiresAt: Date): OutFrame => ({
-  type: "pairing.offer",
-  requestId,
-  customer: { displayName: customerName },
-  expiresAt: expiresAt.toISOString(),
-});
-
-const matchedFrameOf = (
-  requestId: string,
-  sessionId: string,
-  mitraId: string,
-  mitraName: string | null,
-): OutFrame => ({
-  type: "pairing.matched",
-  requestId,
-  sessionId,
-  mitra: { id: mitraId, displayName: mitraName },
-});
 
 /** The next moment a request needs attention: its next batch, or the end of its wait. */
 const nextDue = (r: RequestRow): Date =>
