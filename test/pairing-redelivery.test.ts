@@ -74,6 +74,30 @@ describe("pairing frames lost in flight are sent again", () => {
     expect(await m.ws.request({ type: "pairing.accept", requestId })).toMatchObject({ type: "ack" });
   }, 30_000);
 
+  it("a customer matched while Valkey was down, by a mitra on another process, hears pairing.matched once Valkey is back", async () => {
+    const m = await onlineMitra(gw(1));
+    const c = await socketCustomer(gw(0));
+    parties.push(m, c);
+    await gw(1).gateway.services.scheduler.runNow("heartbeat_mirror");
+    let requestId: string;
+    let sessionId: string;
+    await stopOwnValkey(ctx);
+    try {
+      ({ requestId } = await c.ws.request({ type: "pairing.request" }));
+      // The mitra takes it by id (its offer went nowhere); the match's frame stays on the mitra's process.
+      ({ sessionId } = await m.ws.request({ type: "pairing.accept", requestId }));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(c.ws.frames.some((f) => f.type === "pairing.matched")).toBe(false);
+    } finally {
+      await startOwnValkey(ctx);
+    }
+    expect(await c.ws.next("pairing.matched", 5000)).toMatchObject({
+      requestId,
+      sessionId,
+      mitra: { id: m.id },
+    });
+  }, 30_000);
+
   it("a mitra holding no open offer gets none on a new socket: taken and declined offers stay gone", async () => {
     const m = await onlineMitra(gw(0));
     const c = await socketCustomer(gw(0));

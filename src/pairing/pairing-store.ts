@@ -230,24 +230,28 @@ export async function openOffersOf(
   return rows;
 }
 
-/** A match of this customer whose session still waits for payment, as `pairing.matched` carries it. */
+/** A customer's match whose session still waits for payment, as `pairing.matched` carries it. */
 export interface PendingMatchRow {
+  customer_id: string;
   request_id: string;
   session_id: string;
   mitra_id: string;
   mitra_name: string | null;
 }
 
-/** The customer's match not yet paid for (at most one open session per customer; chat_sessions_customer_open_idx). */
-export async function pendingMatchOf(db: Queryable, customerId: string): Promise<PendingMatchRow | null> {
+/** These customers' matches not yet paid for (one open session per customer; chat_sessions_customer_open_idx). */
+export async function pendingMatchesOf(
+  db: Queryable,
+  customerIds: readonly string[],
+): Promise<PendingMatchRow[]> {
   const { rows } = await db.query<PendingMatchRow>(
-    `SELECT s.pairing_request_id AS request_id, s.id AS session_id, s.mitra_id, m.display_name AS mitra_name
+    `SELECT s.customer_id, s.pairing_request_id AS request_id, s.id AS session_id, s.mitra_id,
+            m.display_name AS mitra_name
      FROM chat_sessions s JOIN mitras m ON m.id = s.mitra_id
-     WHERE s.customer_id = $1 AND s.status = 'pending_payment' AND s.pairing_request_id IS NOT NULL
-     LIMIT 1`,
-    [customerId],
+     WHERE s.customer_id = ANY($1::uuid[]) AND s.status = 'pending_payment' AND s.pairing_request_id IS NOT NULL`,
+    [customerIds],
   );
-  return rows[0] ?? null;
+  return rows;
 }
 
 /** Whether the mitra's open sessions already fill its maximum (chat_sessions_mitra_open_idx). */

@@ -264,10 +264,14 @@ export class Pairing {
     }));
   }
 
-  /** `pairing.matched` again for a customer whose match still waits for payment: the first may never have arrived. */
-  async pendingMatch(customerId: string): Promise<OutFrame | null> {
-    const m = await store.pendingMatchOf(this.d.pool, customerId);
-    return m && matchedFrameOf(m.request_id, m.session_id, m.mitra_id, m.mitra_name);
+  /** `pairing.matched` again for customers whose match still waits for payment: the first may never have arrived. */
+  async pendingMatches(customerIds: readonly string[]): Promise<{ customerId: string; frame: OutFrame }[]> {
+    if (customerIds.length === 0) return [];
+    const rows = await store.pendingMatchesOf(this.d.pool, customerIds);
+    return rows.map((m) => ({
+      customerId: m.customer_id,
+      frame: matchedFrameOf(m.request_id, m.session_id, m.mitra_id, m.mitra_name),
+    }));
   }
 
   /**

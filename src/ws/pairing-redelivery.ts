@@ -1,8 +1,10 @@
+import type { UserType } from "../auth/user-types.js";
+import type { OutFrame } from "../events/notifier.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
 import type { SocketHub, Ws } from "./socket-hub.js";
 
-/** Mitras whose open offers are read in one statement when Valkey comes back. */
+/** Users whose open frames are read in one statement when Valkey comes back. */
 const RESEND_CHUNK = 500;
 /** After Valkey is back, once more this much later: other processes' subscribers rejoin their channels late. */
 const RESEND_AGAIN_MS = 2000;
@@ -17,8 +19,8 @@ const RESEND_AGAIN_MS = 2000;
  *   reconnected to another process too); a customer's gets `pairing.matched`
  *   while its match waits for payment;
  * - when Valkey (or this process's subscriber) is back after being down, each
- *   process sends its own connected mitras their open offers, locally: the
- *   fan-out reached only local sockets meanwhile.
+ *   process sends the same to its own connected mitras and customers,
+ *   locally: the fan-out reached only local sockets meanwhile.
  * The frames are the same as the first send (same requestId and expiresAt):
  * the SDK keeps one offer per requestId.
  */
@@ -49,13 +51,8 @@ export class PairingRedelivery {
   async greet(ws: Ws): Promise<void> {
     const { userType, userId } = ws.getUserData();
     try {
-      if (userType === "mitra")
-        for (const { frame } of await this.s.pairing.openOffers([userId]))
-          this.hub.send(ws, "pairing.offer", JSON.stringify(frame));
-      if (userType === "customer") {
-        const frame = await this.s.pairing.pendingMatch(userId);
-        if (frame) this.hub.send(ws, "pairing.matched", JSON.stringify(frame));
-      }
+      for (const { frame } of await this.framesFor(userType, [userId]))
+        this.hub.send(ws, frame.type, JSON.stringify(frame));
     } catch (err) {
       // Postgres down: the offer's next batch (or the SDK's own recheck) still moves the request on.
       this.log.warn({ err: (err as Error).message }, "could not send open pairing frames to a new socket");
@@ -72,18 +69,33 @@ export class PairingRedelivery {
     this.timers.add(t);
   }
 
+  /** Every connected mitra's open offers and customer's unpaid match, to this process's sockets only. */
   private async resendAll(): Promise<void> {
-    const mitras = this.hub.usersOf("mitra");
     let sent = 0;
     try {
-      for (let i = 0; i < mitras.length; i += RESEND_CHUNK) {
-        const offers = await this.s.pairing.openOffers(mitras.slice(i, i + RESEND_CHUNK));
-        for (const { mitraId, frame } of offers) this.hub.sendToUser("mitra", mitraId, JSON.stringify(frame));
-        sent += offers.length;
+      for (const userType of ["mitra", "customer"] as const) {
+        const users = this.hub.usersOf(userType);
+        for (let i = 0; i < users.length; i += RESEND_CHUNK) {
+          const frames = await this.framesFor(userType, users.slice(i, i + RESEND_CHUNK));
+          for (const { userId, frame } of frames)
+            this.hub.sendToUser(userType, userId, JSON.stringify(frame));
+          sent += frames.length;
+        }
       }
-      if (sent > 0) this.log.info({ offers: sent }, "open pairing offers sent again after Valkey came back");
+      if (sent > 0) this.log.info({ frames: sent }, "open pairing frames sent again after Valkey came back");
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, "could not send open pairing offers again");
+      this.log.warn({ err: (err as Error).message }, "could not send open pairing frames again");
     }
+  }
+
+  private async framesFor(userType: UserType, ids: string[]): Promise<{ userId: string; frame: OutFrame }[]> {
+    if (userType === "mitra")
+      return (await this.s.pairing.openOffers(ids)).map((o) => ({ userId: o.mitraId, frame: o.frame }));
+    if (userType === "customer")
+      return (await this.s.pairing.pendingMatches(ids)).map((m) => ({
+        userId: m.customerId,
+        frame: m.frame,
+      }));
+    return [];
   }
 }
