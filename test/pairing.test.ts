@@ -187,6 +187,40 @@ describe("pairing a customer with a mitra", () => {
     expect(await c.ws.next("pairing.matched")).toMatchObject({ mitra: { id: b.id } });
   });
 
+  it("a batch whose every mitra turned out full offers the next batch at once, not after the offer TTL", async () => {
+    await setTunables(ctx.gateways, { pairing_blast_size: 1 });
+    const [a, b] = (await mitras(2)) as [Party, Party];
+    const c = await customer();
+    const { requestId } = await c.ws.request({ type: "pairing.request" });
+    const [first, second] = await whoIsOffered(a, b);
+    await openSession(gw().pool, first.id, "active");
+    expect(await first.ws.request({ type: "pairing.accept", requestId })).toMatchObject({
+      code: "AT_CAPACITY",
+    });
+    // Offers live 30 s here: an offer within 3 s is the next batch, moved on by the refusal.
+    expect(await second.ws.next("pairing.offer", 3000)).toMatchObject({ requestId });
+    expect((await second.ws.request({ type: "pairing.accept", requestId })).type).toBe("ack");
+  });
+
+  it("a full mitra accepting at the same instant as a free one never makes the free one lose, 5 times over", async () => {
+    await setTunables(ctx.gateways, { pairing_blast_size: 2 });
+    const [full, free] = (await mitras(2)) as [Party, Party];
+    await openSession(gw().pool, full.id, "active");
+    for (let round = 0; round < 5; round++) {
+      const c = await customer(round);
+      const { requestId } = await c.ws.request({ type: "pairing.request" });
+      await Promise.all([full.ws.next("pairing.offer"), free.ws.next("pairing.offer")]);
+      const [f, g] = await Promise.all([
+        full.ws.request({ type: "pairing.accept", requestId }),
+        free.ws.request({ type: "pairing.accept", requestId }),
+      ]);
+      expect(f).toMatchObject({ code: "AT_CAPACITY" });
+      expect(g.type).toBe("ack");
+      await gw().pool.query("UPDATE chat_sessions SET status = 'ended' WHERE mitra_id = $1", [free.id]);
+      await gw().gateway.services.avail.recomputeCapacity([free.id]);
+    }
+  });
+
   it("the available set follows presence: an offline mitra is never offered", async () => {
     const [a, b] = (await mitras(2)) as [Party, Party];
     await gw().gateway.services.avail.status.goOffline(a.id);

@@ -204,3 +204,63 @@ export async function displayNameOf(
   );
   return rows[0]?.display_name ?? null;
 }
+
+/** An offer still waiting for its mitra's answer, as `pairing.offer` carries it. */
+export interface OpenOfferRow {
+  request_id: string;
+  mitra_id: string;
+  expires_at: Date;
+  customer_name: string | null;
+}
+
+/** These mitras' undecided, unexpired offers of searching requests (by pairing_offers_mitra_offered_idx). */
+export async function openOffersOf(
+  db: Queryable,
+  mitraIds: readonly string[],
+  now: Date,
+): Promise<OpenOfferRow[]> {
+  const { rows } = await db.query<OpenOfferRow>(
+    `SELECT o.request_id, o.mitra_id, o.expires_at, c.display_name AS customer_name
+     FROM pairing_offers o
+     JOIN pairing_requests r ON r.id = o.request_id AND r.status = 'searching'
+     JOIN customers c ON c.id = r.customer_id
+     WHERE o.mitra_id = ANY($1::uuid[]) AND o.outcome IS NULL AND o.expires_at > $2`,
+    [mitraIds, now],
+  );
+  return rows;
+}
+
+/** A customer's match whose session still waits for payment, as `pairing.matched` carries it. */
+export interface PendingMatchRow {
+  customer_id: string;
+  request_id: string;
+  session_id: string;
+  mitra_id: string;
+  mitra_name: string | null;
+}
+
+/** These customers' matches not yet paid for (one open session per customer; chat_sessions_customer_open_idx). */
+export async function pendingMatchesOf(
+  db: Queryable,
+  customerIds: readonly string[],
+): Promise<PendingMatchRow[]> {
+  const { rows } = await db.query<PendingMatchRow>(
+    `SELECT s.customer_id, s.pairing_request_id AS request_id, s.id AS session_id, s.mitra_id,
+            m.display_name AS mitra_name
+     FROM chat_sessions s JOIN mitras m ON m.id = s.mitra_id
+     WHERE s.customer_id = ANY($1::uuid[]) AND s.status = 'pending_payment' AND s.pairing_request_id IS NOT NULL`,
+    [customerIds],
+  );
+  return rows;
+}
+
+/** Whether the mitra's open sessions already fill its maximum (chat_sessions_mitra_open_idx). */
+export async function isFull(db: Queryable, mitraId: string): Promise<boolean> {
+  const { rows } = await db.query<{ full: boolean }>(
+    `SELECT (SELECT count(*) FROM chat_sessions s
+             WHERE s.mitra_id = m.id AND s.status IN ('active', 'pending_payment')) >= m.max_concurrent_sessions AS full
+     FROM mitras m WHERE m.id = $1`,
+    [mitraId],
+  );
+  return rows[0]?.full ?? false;
+}

@@ -3,13 +3,14 @@ import type { Clock } from "../clock.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
 import { DeadlineTimers } from "../deadline-timers.js";
 import { AppError, notFound } from "../errors.js";
-import type { Notifier } from "../events/notifier.js";
+import type { Notifier, OutFrame } from "../events/notifier.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import type { AcceptRace } from "./accept-race.js";
 import type { AvailablePicker } from "./available-picker.js";
+import { matchedFrameOf, offerFrameOf } from "./outgoing-frames.js";
 import type { PairingView, RequestRow } from "./pairing-store.js";
 import * as store from "./pairing-store.js";
 
@@ -51,6 +52,7 @@ export interface PairingDeps {
 /** While no new mitra turns up, how often a searching request looks again (capped by the offer TTL). */
 const EMPTY_BATCH_RETRY_MS = 5000;
 
+const atCapacity = (): AppError => new AppError("AT_CAPACITY", 409, "You are at capacity");
 const taken = (): AppError => new AppError("PAIRING_TAKEN", 409, "Another mitra took this request");
 
 /**
@@ -139,7 +141,13 @@ export class Pairing {
       return { sessionId: req.session_id }; // a retry of the accept that won
     if (req.status !== "searching" || offer.outcome !== null || offer.expires_at <= now) throw taken();
 
-    // The race is settled in Valkey first (one Lua call), so losers never reach Postgres;
+    // A full mitra must not hold the claim even briefly: the accepts racing it would be told
+    // PAIRING_TAKEN and drop their offers, while the request goes on (seen in the fault suite).
+    if (await store.isFull(this.d.pool, mitraId)) {
+      await this.closeOffer(mitraId, requestId);
+      throw atCapacity();
+    }
+    // The race is settled in Valkey first (one Lua call), so losers never reach the transaction;
     // the conditional write below confirms it (and alone decides while Valkey is down).
     if (!(await this.d.race.claim(requestId, mitraId))) throw taken();
     // Read before the transaction: a cache refill inside it waits for a second pool client while
@@ -158,7 +166,7 @@ export class Pairing {
         );
         const cap = m.rows[0];
         if (!cap) throw notFound("No such mitra");
-        if (cap.open >= cap.max) throw new AppError("AT_CAPACITY", 409, "You are at capacity");
+        if (cap.open >= cap.max) throw atCapacity();
         const matched = await store.markMatched(tx, requestId, mitraId, now);
         if (!matched) throw taken();
         const session = await this.d.sessions.createPending(tx, {
@@ -176,17 +184,16 @@ export class Pairing {
     } catch (err) {
       // The request goes on: another mitra may still win it.
       await this.d.race.release(requestId, mitraId);
+      // A full mitra cannot take it: its offer is closed as a decline would, so a batch whose every
+      // holder is full (many requests offered to the same few mitras while Valkey was down, each
+      // winning one) moves on at once instead of waiting out the offer TTL.
+      if (err instanceof AppError && err.code === "AT_CAPACITY") await this.closeOffer(mitraId, requestId);
       throw err;
     }
     this.timers.clear(requestId);
     await this.d.sessions.opened(outcome.session);
     const mitraName = await store.displayNameOf(this.d.pool, "mitras", mitraId);
-    const matchedFrame = {
-      type: "pairing.matched",
-      requestId,
-      sessionId: outcome.session.id,
-      mitra: { id: mitraId, displayName: mitraName },
-    };
+    const matchedFrame = matchedFrameOf(requestId, outcome.session.id, mitraId, mitraName);
     await Promise.all([
       this.d.notifier.toUser("customer", outcome.customerId, matchedFrame),
       this.d.notifier.toUser("mitra", mitraId, matchedFrame),
@@ -206,11 +213,16 @@ export class Pairing {
   async decline(mitraId: string, requestId: string): Promise<Record<string, never>> {
     const offer = await store.loadOffer(this.d.pool, requestId, mitraId);
     if (!offer) throw notFound("No such offer");
-    if (!(await store.setOfferOutcome(this.d.pool, requestId, mitraId, "declined"))) return {};
+    await this.closeOffer(mitraId, requestId);
+    return {};
+  }
+
+  /** Closes one mitra's offer as declined; the batch's last open offer closed offers the next batch. */
+  private async closeOffer(mitraId: string, requestId: string): Promise<void> {
+    if (!(await store.setOfferOutcome(this.d.pool, requestId, mitraId, "declined"))) return;
     const req = await store.loadRequest(this.d.pool, requestId);
     if (req?.status === "searching" && (await store.openOfferCount(this.d.pool, requestId)) === 0)
       await this.dispatch(requestId, req.batch, false);
-    return {};
   }
 
   /** pairing.cancel: `pairing.failed CANCELLED` to the customer, `pairing.taken` to every mitra holding an offer. */
@@ -248,6 +260,32 @@ export class Pairing {
   }
 
   /**
+   * The `pairing.offer` frames these mitras should still hold, identical to
+   * the first send (same requestId and expiresAt), to send again: an offer
+   * sent fire-and-forget after its commit is lost when the fan-out or the
+   * mitra's process dies at that moment, and would cost the customer a whole
+   * offer TTL (docs/sessions.md, "Frames sent again").
+   */
+  async openOffers(mitraIds: readonly string[]): Promise<{ mitraId: string; frame: OutFrame }[]> {
+    if (mitraIds.length === 0) return [];
+    const rows = await store.openOffersOf(this.d.pool, mitraIds, this.d.now());
+    return rows.map((r) => ({
+      mitraId: r.mitra_id,
+      frame: offerFrameOf(r.request_id, r.customer_name, r.expires_at),
+    }));
+  }
+
+  /** `pairing.matched` again for customers whose match still waits for payment: the first may never have arrived. */
+  async pendingMatches(customerIds: readonly string[]): Promise<{ customerId: string; frame: OutFrame }[]> {
+    if (customerIds.length === 0) return [];
+    const rows = await store.pendingMatchesOf(this.d.pool, customerIds);
+    return rows.map((m) => ({
+      customerId: m.customer_id,
+      frame: matchedFrameOf(m.request_id, m.session_id, m.mitra_id, m.mitra_name),
+    }));
+  }
+
+  /**
    * Offers the next batch, if the request is still at `seenBatch`. The first
    * batch finding nobody fails the request with NO_MITRA_AVAILABLE at once;
    * a later empty batch keeps looking until the maximum wait.
@@ -273,18 +311,11 @@ export class Pairing {
     });
     if (!step) return;
     this.timers.schedule(requestId, nextDue(step.req));
-    const customer = {
-      displayName: await store.displayNameOf(this.d.pool, "customers", step.req.customer_id),
-    };
+    const customerName = await store.displayNameOf(this.d.pool, "customers", step.req.customer_id);
     await Promise.all([
       ...step.lapsed.map((id) => this.d.notifier.toUser("mitra", id, { type: "pairing.taken", requestId })),
       ...picked.map((id) =>
-        this.d.notifier.toUser("mitra", id, {
-          type: "pairing.offer",
-          requestId,
-          customer,
-          expiresAt: expiresAt.toISOString(),
-        }),
+        this.d.notifier.toUser("mitra", id, offerFrameOf(requestId, customerName, expiresAt)),
       ),
     ]);
   }

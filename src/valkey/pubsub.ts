@@ -91,6 +91,12 @@ export class PubSub {
     set.add(handler);
   }
 
+  /** Calls `cb` each time the subscriber connection is ready again (messages published meanwhile were missed). */
+  onReconnected(cb: () => void): () => void {
+    this.sub?.on("ready", cb);
+    return () => this.sub?.off("ready", cb);
+  }
+
   close(): void {
     this.sub?.disconnect();
   }

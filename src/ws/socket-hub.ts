@@ -141,6 +141,21 @@ export class SocketHub {
       if (ws.getUserData().userType === userType) this.sendLatest(ws, type, frame);
   }
 
+  /** The distinct users of this type with a socket here (to send them what they may have missed). */
+  usersOf(userType: UserType): string[] {
+    const ids = new Set<string>();
+    for (const ws of this.sockets) {
+      const d = ws.getUserData();
+      if (d.userType === userType) ids.add(d.userId);
+    }
+    return [...ids];
+  }
+
+  /** Sends `frame` to this process's sockets of one user, without the cross-process fan-out. */
+  sendToUser(userType: UserType, userId: string, frame: string): void {
+    this.publish(topicOf({ kind: "user", userType, userId }), frame);
+  }
+
   countOf(userType: UserType): number {
     return this.perType.get(userType) ?? 0;
   }

@@ -2,6 +2,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import type { Services } from "../services.js";
 import { Broadcasts } from "./broadcasts.js";
 import { Fanout } from "./fanout.js";
+import { PairingRedelivery } from "./pairing-redelivery.js";
 import { CLOSE, SocketHub } from "./socket-hub.js";
 import { mountWsEndpoint } from "./ws-endpoint.js";
 
@@ -22,7 +23,11 @@ export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: 
   hub.addApp(internalApp);
   const fanout = new Fanout(s.pubsub, s.keys, hub, s.log, s.metrics);
   const broadcasts = new Broadcasts(s, hub, s.log);
-  const greet = (ws: Parameters<Broadcasts["greet"]>[0]) => void broadcasts.greet(ws);
+  const redelivery = new PairingRedelivery(s, hub, s.log);
+  const greet = (ws: Parameters<Broadcasts["greet"]>[0]) => {
+    void broadcasts.greet(ws);
+    void redelivery.greet(ws);
+  };
   mountWsEndpoint(publicApp, s, hub, { path: "/ws", allowed: ["customer", "mitra"], greet });
   mountWsEndpoint(internalApp, s, hub, {
     path: "/internal/ws",
@@ -41,11 +46,13 @@ export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: 
       await fanout.start();
       hub.start();
       broadcasts.start();
+      redelivery.start();
     },
     /** Contract §8: sockets close with 1001 when the process stops, after the answers to frames they sent. */
     async stop(): Promise<void> {
       s.revocations.off("revoked", onRevoked);
       broadcasts.stop();
+      redelivery.stop();
       hub.stop();
       // One short pause so frames already in the kernel's buffers are read and taken (then answered).
       await new Promise((r) => setTimeout(r, READ_GRACE_MS));

@@ -86,6 +86,7 @@ export class FetchTap {
   private refreshesInFlight = 0;
   private lose: { match: string; count: number } | null = null;
   private hold: { match: string; ms: number } | null = null;
+  private refuse: { match: string; count: number } | null = null;
 
   readonly fetch: FetchLike = async (url: string, init: RequestInitLike): Promise<ResponseLike> => {
     const call: FetchCall = { path: new URL(url).pathname, body: init.body };
@@ -101,6 +102,14 @@ export class FetchTap {
   };
 
   private async answer(url: string, init: RequestInitLike, call: FetchCall): Promise<ResponseLike> {
+    if (this.refuse && call.path.includes(this.refuse.match) && this.refuse.count > 0) {
+      this.refuse.count--;
+      const text = JSON.stringify({
+        error: { code: "DEPENDENCY_UNAVAILABLE", message: "The database is unavailable; retry shortly" },
+      });
+      Object.assign(call, { status: 503, answer: text });
+      return { status: 503, text: async () => text };
+    }
     const res = await fetch(url, init);
     const text = await res.text();
     call.status = res.status;
@@ -112,6 +121,11 @@ export class FetchTap {
       throw new TypeError("fetch failed (the test dropped the response)");
     }
     return { status: res.status, text: async () => text };
+  }
+
+  /** The next `count` matching requests are answered 503 without reaching the gateway, as when its Postgres is down. */
+  refuseNext(match: string, count = 1): void {
+    this.refuse = { match, count };
   }
 
   loseNextResponses(match: string, count = 1): void {
@@ -137,6 +151,29 @@ export function countingWebSocket(): { factory: WebSocketFactory; count: () => n
       return nodeWebSocketFactory(url, token);
     },
     count: () => n,
+  };
+}
+
+/**
+ * The Node WebSocket factory, with every incoming frame of `type` dropped, as
+ * when the gateway that should send it dies first (the SDK never sees it).
+ */
+export function droppingFrames(type: string): WebSocketFactory {
+  const marker = `"type":"${type}"`;
+  return (url, token) => {
+    const ws = nodeWebSocketFactory(url, token);
+    return new Proxy(ws, {
+      set(target, prop, value) {
+        if (prop === "onmessage" && typeof value === "function")
+          target.onmessage = (ev) => String(ev.data).includes(marker) || value(ev);
+        else Reflect.set(target, prop, value);
+        return true;
+      },
+      get(target, prop) {
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
   };
 }
 

@@ -321,12 +321,17 @@ export class HaloAuth extends Emitter<AuthEvents> implements AccessTokenSource {
     return this.signOut("/api/shared/auth/logout");
   }
 
-  /** Revokes every session of the user (every device), then drops the tokens. */
+  /**
+   * Revokes every session of the user (every device), then drops the tokens.
+   * When the server did not do it (unreachable, 503 while its database is
+   * down) it throws and keeps the tokens, so the app can call it again: the
+   * other devices are still signed in, and only these tokens can revoke them.
+   */
   logoutAll(): Promise<void> {
-    return this.signOut("/api/shared/auth/logout-all");
+    return this.signOut("/api/shared/auth/logout-all", { keepOnFailure: true });
   }
 
-  private async signOut(path: string): Promise<void> {
+  private async signOut(path: string, opts: { keepOnFailure?: boolean } = {}): Promise<void> {
     if (!(await this.current())) return;
     let failure: unknown;
     this.loggingOut = true;
@@ -335,11 +340,12 @@ export class HaloAuth extends Emitter<AuthEvents> implements AccessTokenSource {
     } catch (err) {
       failure = err;
     }
-    await this.endSession("LOGGED_OUT");
+    // Already revoked or expired is what we wanted; anything else (unreachable) is reported.
+    const refused =
+      failure !== undefined && !(failure instanceof HaloError && SESSION_ENDING_CODES.has(failure.code));
+    if (!refused || !opts.keepOnFailure) await this.endSession("LOGGED_OUT");
     this.loggingOut = false;
-    // Already revoked or expired is what we wanted; anything else (unreachable) is reported after the local sign-out.
-    if (failure !== undefined && !(failure instanceof HaloError && SESSION_ENDING_CODES.has(failure.code)))
-      throw failure;
+    if (refused) throw failure;
   }
 
   /** Drops the tokens and tells listeners once; later calls are no-ops. */

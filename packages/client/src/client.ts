@@ -56,7 +56,7 @@ export class HaloClient {
   }
 
   /** Customers: asks for a mitra (`pairing.request` with an idempotency key kept for this intent). */
-  requestPairing(opts: { idempotencyKey?: string } = {}): PairingAttempt {
+  requestPairing(opts: { idempotencyKey?: string; recheckEveryMs?: number } = {}): PairingAttempt {
     return new PairingAttempt(this.socket, this.sessions, opts);
   }
 

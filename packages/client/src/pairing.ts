@@ -15,13 +15,18 @@ export type PairingResult =
     }
   | { status: "failed"; requestId: string; reason: PairingFailReason };
 
+/** Half the default offer TTL (30 s): a lost `pairing.matched` is noticed within one offer's life. */
+const RECHECK_EVERY_MS = 15_000;
+
 /**
  * One customer's request for a mitra. The `pairing.request` frame carries an
  * idempotency key made once for this intent: a retry after a lost ack (a
  * reconnect, a timeout) returns the same `requestId`, never a second request.
  * The outcome comes from `pairing.matched` / `pairing.failed`, or, after a
- * reconnect (when those frames may have been missed), from
- * `GET /api/client/pairing/:requestId`.
+ * reconnect (when those frames may have been missed) and every
+ * `recheckEveryMs` while it searches, from `GET /api/client/pairing/:requestId`:
+ * a `pairing.matched` lost on its way (a process or the fan-out dying just
+ * after the accept committed) costs at most that long, not the whole wait.
  */
 export class PairingAttempt {
   readonly idempotencyKey: string;
@@ -35,11 +40,12 @@ export class PairingAttempt {
   private readonly offs: (() => void)[] = [];
   private readonly early: PairingResult[] = [];
   private id: string | undefined;
+  private recheckTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly socket: HaloSocket,
     private readonly sessions: SessionsApi,
-    opts: { idempotencyKey?: string; retryWithinMs?: number } = {},
+    opts: { idempotencyKey?: string; retryWithinMs?: number; recheckEveryMs?: number } = {},
   ) {
     this.idempotencyKey = opts.idempotencyKey ?? newId();
     this.result = new Promise<PairingResult>((resolve, reject) => {
@@ -67,6 +73,7 @@ export class PairingAttempt {
     ).then(
       (ack) => {
         this.id = ack.requestId;
+        this.recheckWhileSearching(opts.recheckEveryMs ?? RECHECK_EVERY_MS);
         const known = this.early.find((r) => r.requestId === ack.requestId);
         if (known) this.finish(known);
         // A retried request may have ended on a connection that is gone (NO_MITRA_AVAILABLE comes at once).
@@ -93,7 +100,15 @@ export class PairingAttempt {
     else if (r.requestId === this.id) this.finish(r);
   }
 
-  /** After a reconnect: did it end while we were away? */
+  /** While searching, one read every `everyMs` (a request ends within its max wait, 120 s: a few reads). */
+  private recheckWhileSearching(everyMs: number): void {
+    if (this.done || everyMs <= 0) return;
+    this.recheckTimer = setInterval(() => void this.recheck(), everyMs);
+    // Node: a forgotten attempt must not keep the process alive.
+    (this.recheckTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** After a reconnect, or nothing heard for a while: did it end without us hearing? */
   private async recheck(): Promise<void> {
     if (this.id === undefined || this.done) return;
     try {
@@ -115,6 +130,7 @@ export class PairingAttempt {
   private finish(r: PairingResult | undefined, err?: unknown): void {
     if (this.done) return;
     this.done = true;
+    clearInterval(this.recheckTimer);
     for (const off of this.offs) off();
     if (r) this.settle(r);
     else this.fail(err);

@@ -14,6 +14,7 @@ import {
   type ServerEvents,
 } from "./protocol.js";
 import { type Answer, RequestTable } from "./requests.js";
+import { SeenOffers } from "./seen-offers.js";
 import {
   frameText,
   globalWebSocketFactory,
@@ -95,6 +96,7 @@ export class HaloSocket extends Emitter<SocketEvents> {
   private runId = 0;
   private currentState: SocketState = "idle";
   private lastHello: HelloFrame | null = null;
+  private readonly seenOffers = new SeenOffers();
   /** Connection attempts made (sockets opened or tried). */
   connectAttempts = 0;
 
@@ -350,6 +352,9 @@ export class HaloSocket extends Emitter<SocketEvents> {
         return;
       case "revoked":
         conn.revoked = true;
+        break;
+      case "pairing.offer":
+        if (typeof frame.requestId === "string" && !this.seenOffers.first(frame.requestId)) return;
         break;
     }
     this.emit(frame.type as keyof ServerEvents, frame as never);

@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll } from "vitest";
 import { createKeys, type Keys } from "../../../src/valkey/keys.js";
@@ -83,6 +84,12 @@ export class Deployment {
 
   async close(): Promise<void> {
     await Promise.all(this.live().map((g) => g.stop("SIGTERM")));
+    // FAULT_GATEWAY_LOGS=<folder>: each process's log lines, to see what it did during the fault.
+    const dir = process.env.FAULT_GATEWAY_LOGS;
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      for (const [i, g] of this.gateways.entries()) writeFileSync(`${dir}/gateway-${i}.log`, g.output());
+    }
     await this.balancer.close();
   }
 }
