@@ -125,6 +125,39 @@ describe("reseed", () => {
     expect(await v().get(keys().mitraHeartbeat(online))).not.toBeNull();
   });
 
+  it("rebuilds the available set with the scores the write paths give: least loaded first, then longest since an offer", async () => {
+    const busy = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date(), max: 2 });
+    const full = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date(), max: 1 });
+    const offered = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date(), max: 1 });
+    const idle = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date(), max: 1 });
+    const away = await seedMitra(gw(0).pool, { online: false, heartbeatAt: new Date(), max: 1 });
+    await openSession(gw(0).pool, busy);
+    await openSession(gw(0).pool, full);
+    await gw(0).gateway.services.scheduler.runNow("reseed");
+    await v().hset(keys().mitrasLastOffered, offered, String(Date.now()));
+    // The write path's scores (sync-available-n.lua), for these five.
+    await gw(0).gateway.services.avail.mirror.setCapacities(
+      [busy, full, offered, idle, away].map((mitraId) => ({
+        mitraId,
+        capacity: mitraId === busy || mitraId === full ? 1 : 0,
+      })),
+    );
+    const byWritePath = await v().zrange(keys().mitrasAvailable, 0, -1, "WITHSCORES");
+    await v().del(keys().mitrasAvailable);
+    await gw(0).gateway.services.scheduler.runNow("reseed");
+    const byReseed = await v().zrange(keys().mitrasAvailable, 0, -1, "WITHSCORES");
+    const ours = (flat: string[]) => {
+      const m = new Map<string, string>();
+      for (let i = 0; i < flat.length; i += 2) m.set(flat[i] as string, flat[i + 1] as string);
+      return [idle, offered, busy, full, away].map((id) => m.get(id) ?? null);
+    };
+    expect(ours(byReseed)).toEqual(ours(byWritePath));
+    const [idleScore, offeredScore, busyScore, fullScore, awayScore] = ours(byReseed);
+    expect(Number(idleScore)).toBeLessThan(Number(offeredScore));
+    expect(Number(offeredScore)).toBeLessThan(Number(busyScore));
+    expect([fullScore, awayScore]).toEqual([null, null]);
+  });
+
   it("runs by itself when Valkey restarts empty, within 5 s", async () => {
     const id = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date() });
     await gw(0).gateway.services.scheduler.runNow("reseed");

@@ -129,6 +129,14 @@ export class MitraMirror {
 }
 
 /** Slices of at most STATUS_CHUNK: one script call each, so no call blocks Valkey for long. */
+/**
+ * A member's score in the available set: least loaded first, then longest
+ * since its last offer (1e13 ms is ~300 years, so the two never mix). The
+ * same formula as `lua/sync-available-n.lua`, which the write paths use.
+ */
+export const availableScore = (capacity: number, lastOfferedMs: number): number =>
+  capacity * 1e13 + lastOfferedMs;
+
 function* chunksOf<T>(items: readonly T[]): Generator<T[]> {
   for (let i = 0; i < items.length; i += STATUS_CHUNK) yield items.slice(i, i + STATUS_CHUNK);
 }

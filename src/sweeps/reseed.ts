@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import type { Pool, PoolClient } from "../db/pool.js";
-import type { MitraMirror } from "../mirror/mitra-mirror.js";
+import { availableScore, type MitraMirror } from "../mirror/mitra-mirror.js";
 import { type PresenceColumns, presence } from "../mirror/mitra-status.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
@@ -75,41 +75,66 @@ export class Reseed {
       rows.filter((r) => !r.is_active).map((r) => r.id),
     );
 
+    // Every chunk is sent without waiting for the one before (one pipeline): Valkey works
+    // through a chunk while the next is built.
+    const writes: Promise<unknown>[] = [];
     for (let i = 0; i < rows.length; i += CHUNK) {
       const chunk = rows.slice(i, i + CHUNK);
-      await v.mset(
-        chunk.flatMap((r) => [
-          keys.mitraMax(r.id),
-          String(r.max_concurrent_sessions),
-          keys.mitraCapacity(r.id),
-          String(r.capacity),
-        ]),
+      writes.push(
+        v.mset(
+          chunk.flatMap((r) => [
+            keys.mitraMax(r.id),
+            String(r.max_concurrent_sessions),
+            keys.mitraCapacity(r.id),
+            String(r.capacity),
+          ]),
+        ),
       );
       const beats = chunk.filter((r) => r.is_online && r.last_heartbeat_at);
       if (beats.length > 0) {
-        await runScript(
-          v,
-          SCRIPT,
-          beats.map((r) => keys.mitraHeartbeat(r.id)),
-          beats.map((r) => (r.last_heartbeat_at as Date).toISOString()),
+        writes.push(
+          runScript(
+            v,
+            SCRIPT,
+            beats.map((r) => keys.mitraHeartbeat(r.id)),
+            beats.map((r) => (r.last_heartbeat_at as Date).toISOString()),
+          ),
         );
       }
     }
-    await this.rebuildAvailable(
-      v,
-      rows.filter((r) => r.is_online && r.is_active).map((r) => r.id),
-    );
+    await Promise.all(writes);
+    await this.rebuildAvailable(v, rows);
     await this.reapplyRecent(tx, startedAt);
     return rows.length;
   }
 
-  /** The available set, rebuilt aside from the keys just written and swapped in whole. */
-  private async rebuildAvailable(v: ValkeyClient, onlineIds: string[]): Promise<void> {
+  /**
+   * The available set, built aside from the rows just mirrored (the same rule
+   * as `sync-available-n.lua`: online, active, capacity below max, scored by
+   * `availableScore`) and swapped in whole. Computed here rather than by the
+   * script, which would read back every key just written (1.3 s at 100,000
+   * mitras, against ~0.1 s).
+   */
+  private async rebuildAvailable(v: ValkeyClient, rows: readonly Row[]): Promise<void> {
     const { keys } = this.d;
     const scratch = keys.reseedScratch("available");
     await v.del(scratch);
-    await this.d.mirror.syncAvailableIn(v, onlineIds, scratch);
-    if ((await v.exists(scratch)) === 1) await v.rename(scratch, keys.mitrasAvailable);
+    const lastOffered = await v.hgetall(keys.mitrasLastOffered);
+    const available = rows.filter(
+      (r) => r.is_online && r.is_active && r.capacity < r.max_concurrent_sessions,
+    );
+    const adds: Promise<unknown>[] = [];
+    for (let i = 0; i < available.length; i += CHUNK) {
+      const chunk = available.slice(i, i + CHUNK);
+      adds.push(
+        v.zadd(
+          scratch,
+          ...chunk.flatMap((r) => [availableScore(r.capacity, Number(lastOffered[r.id] ?? 0)), r.id]),
+        ),
+      );
+    }
+    await Promise.all(adds);
+    if (available.length > 0) await v.rename(scratch, keys.mitrasAvailable);
     else await v.del(keys.mitrasAvailable);
   }
 
@@ -134,6 +159,8 @@ async function swapSet(v: ValkeyClient, scratch: string, live: string, members: 
     await v.del(live);
     return;
   }
-  for (let i = 0; i < members.length; i += CHUNK) await v.sadd(scratch, members.slice(i, i + CHUNK));
+  const adds: Promise<unknown>[] = [];
+  for (let i = 0; i < members.length; i += CHUNK) adds.push(v.sadd(scratch, members.slice(i, i + CHUNK)));
+  await Promise.all(adds);
   await v.rename(scratch, live);
 }
