@@ -93,22 +93,15 @@ export class Heartbeats {
 
   /** Heartbeats already answered: written through the same guard; nobody waits for the result. */
   private async writeAccepted(ids: string[]): Promise<void> {
-    const nowIso = this.d.now().toISOString();
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
-      let ok: boolean[];
-      try {
-        ok = await this.viaValkey(chunk, nowIso);
-      } catch {
-        this.d.metrics.valkeyFallbacks.inc({ operation: "heartbeat" }, chunk.length);
-        ok = await this.viaPostgres(chunk, nowIso).catch((err: Error) => {
-          this.d.log.warn(
-            { err: err.message, heartbeats: chunk.length },
-            "heartbeats accepted but not written",
-          );
-          return chunk.map(() => true);
-        });
-      }
+      const ok = await this.flush(chunk).catch((err: Error) => {
+        this.d.log.warn(
+          { err: err.message, heartbeats: chunk.length },
+          "heartbeats accepted but not written",
+        );
+        return chunk.map(() => true);
+      });
       const refused = chunk.filter((_, k) => !ok[k]);
       if (refused.length > 0) {
         // The copy missed a deactivation (a lost message): the guard kept the write out; refuse from now on.
@@ -121,6 +114,7 @@ export class Heartbeats {
     }
   }
 
+  /** Through Valkey's guard; on a Valkey error, through Postgres's (`is_active`). */
   private async flush(ids: string[]): Promise<boolean[]> {
     const nowIso = this.d.now().toISOString();
     try {
