@@ -114,23 +114,23 @@ export function buildServices(d: CoreDeps) {
     hashSecret: d.jwtSecret,
     owner: claimOwner,
   });
+  /** For the sweeps that read Valkey's heartbeats: this process's heartbeats still waiting to be written go first. */
+  const afterHeartbeatsWritten =
+    <R>(run: () => Promise<R>) =>
+    async (): Promise<R> => {
+      await avail.heartbeats.flushBehind();
+      return run();
+    };
   const sweeps: Sweep[] = [
-    // Both read Valkey's heartbeats: this process's heartbeats still waiting to be written go first.
     {
       name: "auto_offline",
       cadenceSeconds: d.config.MITRA_AUTO_OFFLINE_SWEEP_SECONDS,
-      run: async () => {
-        await avail.heartbeats.flushBehind();
-        return autoOffline.run();
-      },
+      run: afterHeartbeatsWritten(() => autoOffline.run()),
     },
     {
       name: "heartbeat_mirror",
       cadenceSeconds: d.config.HEARTBEAT_MIRROR_INTERVAL_SECONDS,
-      run: async () => {
-        await avail.heartbeats.flushBehind();
-        return heartbeatMirror.run();
-      },
+      run: afterHeartbeatsWritten(() => heartbeatMirror.run()),
     },
     {
       name: "reseed",
