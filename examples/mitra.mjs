@@ -35,7 +35,7 @@ client.socket.on("hello", () => log("socket back"));
 client.socket.on("pairing.offer", async (offer) => {
   log(`offer ${offer.requestId} from ${offer.customer.displayName ?? "a customer"}`);
   try {
-    const sessionId = await client.acceptOffer(offer.requestId);
+    const sessionId = await client.acceptOffer(offer);
     log(`accepted: session ${sessionId}, waiting for the payment`);
   } catch (err) {
     log(`lost the offer: ${err instanceof HaloError ? err.code : err}`);

@@ -73,6 +73,28 @@ describe("pairing through the SDK when frames are lost", () => {
     expect(await mitra.client.acceptOffer(requestId)).toEqual(expect.any(String));
   });
 
+  it("an accept whose connection is cut before its answer is retried until the offer expires and gets the session", async () => {
+    const mitra = await onlineSdkMitra(proxy.url);
+    let accepted: Promise<string> | null = null;
+    mitra.client.socket.on("pairing.offer", (offer) => {
+      // The accept frame is written, then the connection dies: its answer (if any) is lost.
+      accepted = mitra.client.acceptOffer(offer);
+      proxy.cut();
+    });
+    const customer = await sdkCustomer(gw().publicUrl);
+    await customer.socket.connect();
+    const attempt = customer.requestPairing();
+    const requestId = await attempt.requestId;
+    await waitFor(() => accepted !== null, 3000);
+    const sessionId = await (accepted as unknown as Promise<string>);
+    const { rows } = await gw().pool.query("SELECT id FROM chat_sessions WHERE pairing_request_id = $1", [
+      requestId,
+    ]);
+    expect(sessionId).toBe(rows[0]?.id);
+    expect(await attempt.result).toMatchObject({ status: "matched", sessionId });
+    expect(mitra.client.socket.connectAttempts).toBeGreaterThanOrEqual(2);
+  });
+
   it("logoutAll refused by the server (503) keeps the tokens and throws; called again it signs out everywhere", async () => {
     const tap = new FetchTap();
     const customer = await sdkCustomer(gw().publicUrl, { fetch: tap.fetch });

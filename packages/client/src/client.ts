@@ -2,6 +2,7 @@ import { type AuthOptions, HaloAuth } from "./auth.js";
 import { Conversation, type ConversationOptions } from "./conversation.js";
 import { type FetchLike, HaloHttp } from "./http.js";
 import { PairingAttempt } from "./pairing.js";
+import { retrying } from "./retry.js";
 import type { ChatSession } from "./protocol.js";
 import { SessionsApi } from "./sessions.js";
 import { HaloSocket, type SocketOptions } from "./socket.js";
@@ -61,7 +62,18 @@ export class HaloClient {
   }
 
   /** Mitras: takes an offer; resolves with the new session's id (error PAIRING_TAKEN or AT_CAPACITY otherwise). */
-  async acceptOffer(requestId: string): Promise<string> {
+  async acceptOffer(offer: string | { requestId: string; expiresAt: string }): Promise<string> {
+    if (typeof offer === "string") return this.acceptOnce(offer);
+    // Given the offer itself, a failure worth retrying (the server's store or this socket briefly
+    // gone) is retried until the offer expires, as a user would tap again: accepting is idempotent
+    // for the same mitra, so a retry after a lost answer returns the same session.
+    return retrying(() => this.acceptOnce(offer.requestId), {
+      withinMs: Math.max(0, Date.parse(offer.expiresAt) - Date.now()),
+      cancelled: () => this.socket.state === "stopped",
+    });
+  }
+
+  private async acceptOnce(requestId: string): Promise<string> {
     return (await this.socket.request("pairing.accept", { requestId })).sessionId;
   }
 

@@ -33,10 +33,8 @@ export class OnlineWatch {
 
   private async sample(): Promise<void> {
     const now = Date.now();
-    // Decided before asking: a mitra that goes stale while the answer travels still counts as online.
-    const expected = this.load
-      .activeMitras()
-      .filter((m) => now - m.lastAckAt < FAULT_STALE_SECONDS * 1000).length;
+    // Fresh as of the question: a mitra that goes stale while the answer travels still counts as online.
+    const fresh = this.load.mitras.filter((m) => now - m.lastAckAt < FAULT_STALE_SECONDS * 1000);
     try {
       const res = await fetch(`${this.internalUrl()}/internal/dashboard/counts`, {
         headers: { authorization: `Bearer ${this.ccToken}` },
@@ -47,6 +45,10 @@ export class OnlineWatch {
         return;
       }
       const { online } = (await res.json()) as { online: number };
+      // Active as of the answer: a deactivation asked while the read was in flight (a read held up
+      // by a failover can take seconds) may already be in the count the gateway gives, so that
+      // mitra is not owed a place in it.
+      const expected = fresh.filter((m) => m.deactivationAskedAt === null).length;
       this.samples++;
       if (online - expected < this.margin) {
         this.margin = online - expected;

@@ -215,7 +215,7 @@ export class SteadyLoad {
     m.lastAckAt = Date.now();
     // Offers are taken until close(): a customer's request made just before stop() still gets its mitra.
     client.socket.on("pairing.offer", (offer) => {
-      client.acceptOffer(offer.requestId).then(
+      client.acceptOffer(offer).then(
         (sessionId) => this.mitraConversation(m, sessionId),
         (err: HaloError) => {
           // Losing the race to another mitra is the protocol working, not a failure.
