@@ -19,6 +19,10 @@ export function createPool(
   });
   // An idle client losing its connection emits here; without a listener it would crash the process.
   pool.on("error", () => {});
+  // A checked-out client (a transaction) losing its connection — its backend terminated, Postgres
+  // failing over — emits 'error' on itself, and pg-pool listens only while it is idle: without this
+  // the process crashed. Its query rejects with the same error, which the caller handles.
+  pool.on("connect", (client) => client.on("error", () => {}));
   return pool;
 }
 

@@ -213,19 +213,24 @@ export interface OpenOfferRow {
   customer_name: string | null;
 }
 
-/** These mitras' undecided, unexpired offers of searching requests (by pairing_offers_mitra_offered_idx). */
+/**
+ * Undecided, unexpired offers of searching requests: these mitras' (by
+ * pairing_offers_mitra_offered_idx), or one request's (by its primary key).
+ */
 export async function openOffersOf(
   db: Queryable,
-  mitraIds: readonly string[],
+  of: { mitraIds: readonly string[] } | { requestId: string },
   now: Date,
 ): Promise<OpenOfferRow[]> {
+  const [where, arg] =
+    "requestId" in of ? ["o.request_id = $1", of.requestId] : ["o.mitra_id = ANY($1::uuid[])", of.mitraIds];
   const { rows } = await db.query<OpenOfferRow>(
     `SELECT o.request_id, o.mitra_id, o.expires_at, c.display_name AS customer_name
      FROM pairing_offers o
      JOIN pairing_requests r ON r.id = o.request_id AND r.status = 'searching'
      JOIN customers c ON c.id = r.customer_id
-     WHERE o.mitra_id = ANY($1::uuid[]) AND o.outcome IS NULL AND o.expires_at > $2`,
-    [mitraIds, now],
+     WHERE ${where} AND o.outcome IS NULL AND o.expires_at > $2`,
+    [arg, now],
   );
   return rows;
 }

@@ -188,6 +188,7 @@ export class Pairing {
       // holder is full (many requests offered to the same few mitras while Valkey was down, each
       // winning one) moves on at once instead of waiting out the offer TTL.
       if (err instanceof AppError && err.code === "AT_CAPACITY") await this.closeOffer(mitraId, requestId);
+      void this.offerAgain(requestId, mitraId);
       throw err;
     }
     this.timers.clear(requestId);
@@ -268,11 +269,37 @@ export class Pairing {
    */
   async openOffers(mitraIds: readonly string[]): Promise<{ mitraId: string; frame: OutFrame }[]> {
     if (mitraIds.length === 0) return [];
-    const rows = await store.openOffersOf(this.d.pool, mitraIds, this.d.now());
+    const rows = await store.openOffersOf(this.d.pool, { mitraIds }, this.d.now());
     return rows.map((r) => ({
       mitraId: r.mitra_id,
       frame: offerFrameOf(r.request_id, r.customer_name, r.expires_at),
     }));
+  }
+
+  /**
+   * After a claim was given back: the accepts that raced it were told
+   * PAIRING_TAKEN and their apps dropped the offer, though the request is
+   * still open, so its open offers are sent again (the SDK hears an offer
+   * again once its accept was told PAIRING_TAKEN; a holder that never tried
+   * hears it once). Best effort: the offer TTL still moves the request on.
+   */
+  private async offerAgain(requestId: string, exceptMitraId: string): Promise<void> {
+    try {
+      const rows = await store.openOffersOf(this.d.pool, { requestId }, this.d.now());
+      await Promise.all(
+        rows
+          .filter((r) => r.mitra_id !== exceptMitraId)
+          .map((r) =>
+            this.d.notifier.toUser(
+              "mitra",
+              r.mitra_id,
+              offerFrameOf(requestId, r.customer_name, r.expires_at),
+            ),
+          ),
+      );
+    } catch (err) {
+      this.d.log.warn({ err: (err as Error).message, requestId }, "could not send a released offer again");
+    }
   }
 
   /** `pairing.matched` again for customers whose match still waits for payment: the first may never have arrived. */

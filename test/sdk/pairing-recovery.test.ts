@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { HaloClient } from "../../packages/client/src/node.js";
+import type { HaloClient, HaloError } from "../../packages/client/src/node.js";
 import { type TestGateway, waitFor } from "../support/gateway.js";
 import { everyoneOffline, setTunables } from "../support/pairing.js";
 import { call } from "../support/people.js";
@@ -93,6 +93,50 @@ describe("pairing through the SDK when frames are lost", () => {
     expect(sessionId).toBe(rows[0]?.id);
     expect(await attempt.result).toMatchObject({ status: "matched", sessionId });
     expect(mitra.client.socket.connectAttempts).toBeGreaterThanOrEqual(2);
+  });
+
+  it("an accept told PAIRING_TAKEN while the winner's transaction fails hears the offer again and wins it", async () => {
+    const a = await onlineSdkMitra();
+    const b = await onlineSdkMitra();
+    const heardByB: string[] = [];
+    const offered = (m: { client: HaloClient }) =>
+      new Promise<{ requestId: string; expiresAt: string }>((r) => m.client.socket.once("pairing.offer", r));
+    const [offerA, offerB] = [offered(a), offered(b)];
+    b.client.socket.on("pairing.offer", (o) => heardByB.push(o.requestId));
+    const customer = await sdkCustomer(gw().publicUrl);
+    await customer.socket.connect();
+    const attempt = customer.requestPairing();
+    const requestId = await attempt.requestId;
+    await Promise.all([offerA, offerB]);
+    // A's accept wins the claim, then waits on A's row, held here, inside its transaction.
+    const holder = await gw().pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM mitras WHERE id = $1 FOR UPDATE", [a.id]);
+      const acceptA = a.client.acceptOffer(requestId).then(
+        () => "won",
+        (e: HaloError) => e.code,
+      );
+      let waiting: number | undefined;
+      await waitFor(async () => {
+        const { rows } = await gw().pool.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%max_concurrent_sessions%'`,
+        );
+        waiting = rows[0]?.pid;
+        return waiting !== undefined;
+      }, 5000);
+      await expect(b.client.acceptOffer(requestId)).rejects.toMatchObject({ code: "PAIRING_TAKEN" });
+      // A's transaction dies (its connection is cut): the claim is given back and the offer sent again.
+      await gw().pool.query("SELECT pg_terminate_backend($1)", [waiting]);
+      expect(await acceptA).not.toBe("won");
+    } finally {
+      await holder.query("ROLLBACK").catch(() => {});
+      holder.release();
+    }
+    await waitFor(() => heardByB.length === 2, 3000);
+    expect(heardByB).toEqual([requestId, requestId]);
+    const sessionId = await b.client.acceptOffer(requestId);
+    expect(await attempt.result).toMatchObject({ status: "matched", sessionId });
   });
 
   it("logoutAll refused by the server (503) keeps the tokens and throws; called again it signs out everywhere", async () => {

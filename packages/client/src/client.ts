@@ -1,5 +1,6 @@
 import { type AuthOptions, HaloAuth } from "./auth.js";
 import { Conversation, type ConversationOptions } from "./conversation.js";
+import { HaloError } from "./errors.js";
 import { type FetchLike, HaloHttp } from "./http.js";
 import { PairingAttempt } from "./pairing.js";
 import type { ChatSession } from "./protocol.js";
@@ -74,7 +75,14 @@ export class HaloClient {
   }
 
   private async acceptOnce(requestId: string): Promise<string> {
-    return (await this.socket.request("pairing.accept", { requestId })).sessionId;
+    try {
+      return (await this.socket.request("pairing.accept", { requestId })).sessionId;
+    } catch (err) {
+      // Taken by a racing accept that may still fail and give it back: if the gateway then offers it
+      // again, the app hears it again.
+      if (err instanceof HaloError && err.code === "PAIRING_TAKEN") this.socket.forgetOffer(requestId);
+      throw err;
+    }
   }
 
   /** Mitras: turns an offer down; it goes to the next mitra. */

@@ -200,6 +200,11 @@ export class HaloSocket extends Emitter<SocketEvents> {
     return answer;
   }
 
+  /** A `pairing.offer` of this request sent again is to be heard again (see SeenOffers). */
+  forgetOffer(requestId: string): void {
+    this.seenOffers.forget(requestId);
+  }
+
   // ---- connecting ------------------------------------------------------------------------------
 
   /** Opens a connection with `fresh` (a token just refreshed) or one from the auth layer. */
