@@ -373,13 +373,21 @@ function windowEvents(events, to) {
       ms: s.ms,
       runMs: s.runMs ?? s.cpuMs,
       waitMs: s.waitMs ?? 0,
-      // The loop thread was on a CPU for most of the stall: our own work (or GC) held it. Waiting in the
-      // run queue for most of it: the machine's other load had the cores. Neither: it slept (I/O, GC helpers).
-      cls: (s.runMs ?? s.cpuMs) >= s.ms / 2 ? "own" : (s.waitMs ?? 0) >= s.ms / 2 ? "machine" : "other",
+      cls: stallClass(s.ms, s.runMs ?? s.cpuMs, s.waitMs ?? 0),
       gc: gcs.filter((g) => overlaps(g, s)).map((g) => `${g.kind} ${fmt(g.ms, 1)}`),
       jobs: [...new Set(jobs.filter((j) => overlaps(j, s)).map((j) => j.job))],
     }));
   return { stalls, gcs, jobs };
+}
+
+/**
+ * Whose a stall was, from the loop thread's time across it: on a CPU more than in the run queue, ours
+ * (our code or GC held the loop); the other way round, the machine's (its other load had the cores).
+ * Neither for most of it: "other" (the thread slept: a blocking call, or waiting for GC helpers).
+ */
+function stallClass(ms, runMs, waitMs) {
+  if (runMs + waitMs < ms / 2) return "other";
+  return runMs >= waitMs ? "own" : "machine";
 }
 
 /** One line under a bad window: its stalls by class, and for ours the GC pauses and jobs inside them. */
