@@ -440,7 +440,12 @@ function compare(rows, echoRows) {
   });
   const f = { gateway: side(rows), echo: side(echoRows) };
   f.gatewayBadOurs = rows.filter((r) => r.cause?.includes("OURS")).length;
-  const lines = ["", `loop p99 per ${SAMPLE_MS / 1000} s window (ms): window, gateway, echo baseline`];
+  const lines = [
+    "",
+    `loop p99 per ${SAMPLE_MS / 1000} s window (ms): window, gateway, echo baseline. Both read a 10 ms ` +
+      "monitorEventLoopDelay histogram, which records the whole interval between its ticks: an idle loop reads " +
+      "~10 ms, so 20 ms is a tick 10 ms late (the watcher's stalls ≥ 10 ms are those ticks).",
+  ];
   const n = Math.max(rows.length, echoRows.length);
   for (let i = 0; i < n; i += 6) {
     const cell = (xs, k) => (xs[k] ? fmt(xs[k].loopP99Ms, 1) : "-").padStart(5);
