@@ -13,9 +13,9 @@ export interface HeartbeatSlice {
 /**
  * Every online mitra with its heartbeat, one slice at a time: SSCAN over the
  * online set, one MGET per slice. SMEMBERS then one MGET of the whole set
- * built and parsed thousands of keys and replies in one go (8–14 ms of event
- * loop at 4,000 online, every 30 s: bench/README.md, soak); between slices
- * the loop answers frames. SSCAN may list a member twice: repeats are dropped.
+ * built and parsed every key and reply in one go (8–14 ms of event loop at
+ * 10,000 online, every 30 s and 60 s: docs/performance.md, "Where latency
+ * spikes come from"); between slices the loop answers frames. SSCAN may list a member twice: repeats are dropped.
  * A member added or removed while it scans may or may not be listed, as if it
  * changed just before or just after a whole read; one there throughout is
  * always listed.
