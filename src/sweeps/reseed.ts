@@ -160,8 +160,8 @@ async function swapSet(v: ValkeyClient, scratch: string, live: string, members: 
  * Sends the writes of each CHUNK of `items` without waiting for the ones
  * before (one pipeline: Valkey works through a slice while the next is
  * built), but yields the event loop between slices: built in one go, the
- * writes of every mitra held it for the whole build (4–9 ms at 10,000
- * mitras in slices of 5,000, and the whole build at once past that).
+ * writes of every mitra held it for the whole build (stalls of 4–9 ms at
+ * 10,000 mitras: docs/performance.md; it grows with the mitras).
  */
 async function sendInSlices<T>(items: readonly T[], send: (slice: T[]) => Promise<unknown>[]): Promise<void> {
   const writes: Promise<unknown>[] = [];
