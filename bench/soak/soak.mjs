@@ -75,6 +75,8 @@ const LOOP_P99_TARGET_MS = 20;
 const FD_LIMIT = Math.max(SOCKETS, PROBE_SOCKETS) + 4096;
 /** Stalls the watcher reports (and the rows count): shorter ones cannot move a 20 ms p99. */
 const STALL_MS = 10;
+/** An own stall starting this soon after the end of a machine's one is tagged as a possible catch-up. */
+const CATCH_UP_MS = 20;
 
 const path = (rel) => fileURLToPath(new URL(rel, import.meta.url));
 const MAIN_JS = path("../../dist/main.js");
@@ -377,6 +379,13 @@ function windowEvents(events, to) {
       gc: gcs.filter((g) => overlaps(g, s)).map((g) => `${g.kind} ${fmt(g.ms, 1)}`),
       jobs: [...new Set(jobs.filter((j) => overlaps(j, s)).map((j) => j.job))],
     }));
+  // An own stall that starts right after one the machine caused may be the backlog of frames that
+  // piled up while the loop thread waited for a CPU, answered in one turn.
+  for (const [i, s] of stalls.entries()) {
+    const before = stalls[i - 1];
+    if (s.cls === "own" && before && before.cls !== "own" && s.at - (before.at + before.ms) <= CATCH_UP_MS)
+      s.catchUpAfterMs = before.ms;
+  }
   return { stalls, gcs, jobs };
 }
 
@@ -402,7 +411,12 @@ function cause(win, row) {
       : sum(own, "ms") > sum(machine, "ms") + sum(other, "ms")
         ? "OURS"
         : "the MACHINE's";
-  const tags = (s) => [...s.jobs, ...s.gc.map((g) => `gc ${g}`)].join(", ") || "no job, no GC";
+  const tags = (s) =>
+    [
+      ...s.jobs,
+      ...s.gc.map((g) => `gc ${g}`),
+      ...(s.catchUpAfterMs ? [`${fmt(s.catchUpAfterMs, 0)} ms machine stall just before`] : []),
+    ].join(", ") || "no job, no GC";
   const ownList = own
     .sort((a, b) => b.ms - a.ms)
     .slice(0, 4)
@@ -435,6 +449,17 @@ function compare(rows, echoRows) {
     ownStallsPerMin: stallsPerMin(xs, "own"),
     machineStallsPerMin: stallsPerMin(xs, "machine"),
     otherStallsPerMin: stallsPerMin(xs, "other"),
+    ownCatchUpShare:
+      xs.reduce((n, r) => n + r.stalls.filter((x) => x.catchUpAfterMs).length, 0) /
+      Math.max(
+        1,
+        xs.reduce((n, r) => n + r.stalls.filter((x) => x.cls === "own").length, 0),
+      ),
+    ownWithJobOrGc: xs.reduce(
+      (n, r) => n + r.stalls.filter((x) => x.cls === "own" && (x.jobs.length || x.gc.length)).length,
+      0,
+    ),
+    ownStalls: xs.reduce((n, r) => n + r.stalls.filter((x) => x.cls === "own").length, 0),
     cpuPercentMean: xs.reduce((n, r) => n + r.cpuPercent, 0) / xs.length,
     loadMean: xs.reduce((n, r) => n + r.load, 0) / xs.length,
   });
@@ -459,7 +484,8 @@ function compare(rows, echoRows) {
   const d = (x) =>
     `${x.overTarget} of ${x.windows} windows ≥ ${LOOP_P99_TARGET_MS} ms (median ${fmt(x.loopP99MedianMs, 1)}, worst ${fmt(x.loopP99WorstMs, 1)} ms); ` +
     `stalls ≥ ${STALL_MS} ms a minute: ${fmt(x.ownStallsPerMin, 1)} own, ${fmt(x.machineStallsPerMin, 1)} machine, ` +
-    `${fmt(x.otherStallsPerMin, 1)} other; CPU ${fmt(x.cpuPercentMean, 0)} % of a core; load ${fmt(x.loadMean, 2)}`;
+    `${fmt(x.otherStallsPerMin, 1)} other (own: ${x.ownWithJobOrGc} of ${x.ownStalls} with a job or GC pause inside, ` +
+    `${fmt(x.ownCatchUpShare * 100, 0)} % right after a machine stall); CPU ${fmt(x.cpuPercentMean, 0)} % of a core; load ${fmt(x.loadMean, 2)}`;
   lines.push(`gateway: ${d(f.gateway)}; bad windows mostly ours: ${f.gatewayBadOurs}`);
   lines.push(`echo:    ${d(f.echo)}`);
   return { text: lines.join("\n"), figures: f };
