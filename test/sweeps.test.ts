@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { cronExpression } from "../src/sweeps/cadence.js";
+import { onlineHeartbeats } from "../src/sweeps/online-heartbeats.js";
 import type { ValkeyClient } from "../src/valkey/client.js";
 import { type TestGateway, waitFor } from "./support/gateway.js";
 import { openSession, seedMitra } from "./support/mitras.js";
@@ -243,5 +245,31 @@ describe("mirror writes", () => {
     await svc(gw(0)).mirror.applyStatuses([state("900000011", true, true)]);
     expect(await v().sismember(keys().mitrasOnline, id)).toBe(1);
     expect(await v().sismember(keys().mitrasDeactivated, id)).toBe(0);
+  });
+});
+
+describe("online heartbeats read in slices", () => {
+  it("lists each of 2,500 online mitras once, over several SSCAN slices, with its heartbeat or null", async () => {
+    const ids = Array.from({ length: 2500 }, () => randomUUID());
+    const at = new Date().toISOString();
+    await v().sadd(keys().mitrasOnline, ids);
+    // Every other one has a heartbeat.
+    await v().mset(ids.filter((_, i) => i % 2 === 0).flatMap((id) => [keys().mitraHeartbeat(id), at]));
+    try {
+      const seen = new Map<string, string | null>();
+      let slices = 0;
+      for await (const { ids: slice, hbs } of onlineHeartbeats(v(), keys())) {
+        slices++;
+        slice.forEach((id, i) => {
+          expect(seen.has(id)).toBe(false);
+          seen.set(id, hbs[i] ?? null);
+        });
+      }
+      expect(slices).toBeGreaterThan(1);
+      expect(ids.map((id) => seen.get(id))).toEqual(ids.map((_, i) => (i % 2 === 0 ? at : null)));
+    } finally {
+      await v().srem(keys().mitrasOnline, ids);
+      await v().del(...ids.map((id) => keys().mitraHeartbeat(id)));
+    }
   });
 });

@@ -11,19 +11,26 @@
  *            (`error` frames for anything else). Nothing is stored anywhere.
  *
  * Same uWS options as the gateway's endpoint (16 KiB frames, idleTimeout 60,
- * automatic pings). GET /stats answers {cpuUs, rssBytes, sockets}.
+ * automatic pings). GET /stats answers {cpuUs, rssBytes, heapBytes, sockets,
+ * loopP99Ms, loopMaxMs}: the event-loop delay since the previous /stats, read
+ * as the gateway's prom-client gauges are (a 10 ms resolution histogram, reset
+ * by each read), so the soak can print both side by side.
  *
  *   AUTH_JWT_SECRET=… node bench/baselines/echo-ws.mjs
  */
 
 import uWS from "uWebSockets.js";
 import { createSecretKey } from "node:crypto";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import jwt from "jsonwebtoken";
 
 const secret = process.env.AUTH_JWT_SECRET ?? "bench-secret-bench-secret-bench-secret-0";
 const key = createSecretKey(Buffer.from(secret, "utf8"));
 
 let sockets = 0;
+// prom-client's default eventLoopMonitoringPrecision.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 uWS
   .App()
@@ -73,9 +80,17 @@ uWS
   })
   .get("/stats", (res) => {
     const cpu = process.cpuUsage();
-    res
-      .writeHeader("content-type", "application/json")
-      .end(JSON.stringify({ cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss(), sockets }));
+    const mem = process.memoryUsage();
+    const body = JSON.stringify({
+      cpuUs: cpu.user + cpu.system,
+      rssBytes: mem.rss,
+      heapBytes: mem.heapUsed,
+      sockets,
+      loopP99Ms: loopDelay.percentile(99) / 1e6,
+      loopMaxMs: loopDelay.max / 1e6,
+    });
+    loopDelay.reset();
+    res.writeHeader("content-type", "application/json").end(body);
   })
   .listen("127.0.0.1", Number(process.env.PORT ?? 0), (token) => {
     if (!token) {

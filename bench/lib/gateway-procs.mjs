@@ -7,13 +7,18 @@ import { processCpuUs } from "./proc-stat.mjs";
  * on 127.0.0.1, the given env on top. `fdLimit` raises each one's open-files
  * limit; `track(svc)` registers each child for the bench's cleanup (stopped
  * by its pid). Resolves once every one printed its "listening" line.
+ * `nodeArgs` go before `mainJs` (e.g. a preload); `onLine(json, k)` gets
+ * every later JSON line a gateway prints.
  */
-export async function startGateways(n, { mainJs, env, fdLimit, track, needFds = 0 }) {
+export async function startGateways(
+  n,
+  { mainJs, env, fdLimit, track, needFds = 0, nodeArgs = [], onLine = () => {} },
+) {
   const started = Array.from({ length: n }, (_, k) =>
     track(
       startChild({
         name: `gateway ${k}`,
-        args: [mainJs],
+        args: [...nodeArgs, mainJs],
         fdLimit,
         env: {
           NODE_ENV: "test",
@@ -25,6 +30,7 @@ export async function startGateways(n, { mainJs, env, fdLimit, track, needFds = 
           ...env,
         },
         isReady: (j) => j.msg === "listening",
+        onLine: (j) => onLine(j, k),
         timeoutMs: 120_000,
       }),
     ),

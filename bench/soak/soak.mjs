@@ -18,6 +18,21 @@
  *    BENCH_SOAK_RATE), while BENCH_SOAK_CHURN_PERCENT (1) % of the sockets a
  *    second are closed and opened again.
  *
+ * 3. Attribution: the gateway runs with lib/stall-watch.mjs preloaded, which
+ *    reports every event-loop stall of 10 ms or more with the loop thread's
+ *    time on a CPU and in the run queue across it, every GC pause, and every
+ *    run of the gateway's periodic work (sweeps, dashboard history, /metrics).
+ *    Each row counts its stalls as ours (the loop thread on a CPU for most of
+ *    the stall), the machine's (runnable, waiting for a CPU) or other; every
+ *    window at or over the loop target gets a line that says why.
+ * 4. Baseline, measured in the same run: the bare uWebSockets.js echo
+ *    (baselines/echo-ws.mjs, same watcher) under the same clients, rate and
+ *    churn for BENCH_SOAK_BASELINE_MINUTES (5; 0 skips it), then its loop p99
+ *    per window beside the gateway's: what the machine alone does to a loop.
+ *
+ * BENCH_SOAK_MINUTES shortens a trial run (the gateway's part; the baseline
+ * is at most as long).
+ *
  * Needs Postgres on 127.0.0.1:5432 and Valkey/Redis on 6379 (BENCH_PG_ADMIN_URL,
  * BENCH_VALKEY_URL); makes its own database and key prefix and removes both.
  */
@@ -26,6 +41,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { runWithDeadline } from "../lib/bench-lifecycle.mjs";
 import { benchScratch } from "../lib/bench-scratch.mjs";
+import { BASE_ENV, startChild } from "../lib/child-service.mjs";
 import { metricSum, startGateways } from "../lib/gateway-procs.mjs";
 import { startIpcChild } from "../lib/ipc-child.mjs";
 import { processCpuUs } from "../lib/proc-stat.mjs";
@@ -37,6 +53,10 @@ import { fmt, percentile } from "../lib/stats.mjs";
 const env = process.env;
 const num = (v, d) => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
 const MINUTES = num(env.BENCH_SOAK_MINUTES, 15);
+const BASELINE_MINUTES = Math.min(
+  MINUTES,
+  env.BENCH_SOAK_BASELINE_MINUTES === "0" ? 0 : num(env.BENCH_SOAK_BASELINE_MINUTES, 5),
+);
 const SAMPLE_MS = num(env.BENCH_SOAK_SAMPLE_SECONDS, 10) * 1000;
 const SOCKETS = Math.round(num(env.BENCH_SOAK_SOCKETS, 4000));
 const CLIENTS = Math.round(num(env.BENCH_SOAK_CLIENTS, 2));
@@ -53,30 +73,77 @@ const WARMUP_MS = Math.min(180_000, (MINUTES * 60_000) / 5);
 const RSS_GROWTH_TARGET = 0.05;
 const LOOP_P99_TARGET_MS = 20;
 const FD_LIMIT = Math.max(SOCKETS, PROBE_SOCKETS) + 4096;
+/** Stalls the watcher reports (and the rows count): shorter ones cannot move a 20 ms p99. */
+const STALL_MS = 10;
+/** An own stall starting this soon after the end of a machine's one is tagged as a possible catch-up. */
+const CATCH_UP_MS = 20;
 
 const path = (rel) => fileURLToPath(new URL(rel, import.meta.url));
 const MAIN_JS = path("../../dist/main.js");
 const WS_CLIENT_JS = path("../lib/ws-client.mjs");
 const SOAK_CLIENT_JS = path("./soak-client.mjs");
+const STALL_WATCH_JS = path("../lib/stall-watch.mjs");
+const ECHO_WS_JS = path("../baselines/echo-ws.mjs");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => process.stdout.write(`${s}\n`);
 const loadAvg = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 const mib = (b) => b / 1048576;
+const absNow = () => performance.timeOrigin + performance.now();
 const scratch = benchScratch("soak", log);
 
+const track = (svc) => {
+  scratch.gateway = svc;
+  return svc;
+};
+
 async function startGateway() {
-  const track = (svc) => {
-    scratch.gateway = svc;
-    return svc;
-  };
+  const events = [];
   const [gw] = await startGateways(1, {
     mainJs: MAIN_JS,
-    env: scratch.gatewayEnv(),
+    env: scratch.gatewayEnv({ STALL_WATCH_MS: String(STALL_MS) }),
     fdLimit: FD_LIMIT,
     track,
+    nodeArgs: ["--import", STALL_WATCH_JS],
+    onLine: (j) => j.stall !== undefined && events.push(j),
   });
-  return { pid: gw.pid, wsUrl: gw.wsUrl, metricsUrl: `${gw.internalUrl}/metrics` };
+  const metricsUrl = `${gw.internalUrl}/metrics`;
+  return {
+    name: "gateway",
+    svc: gw.svc,
+    pid: gw.pid,
+    wsUrl: gw.wsUrl,
+    events,
+    read: () => scrape(metricsUrl),
+  };
+}
+
+/** The bare uWS echo with the same watcher; its /stats resets its loop histogram as a scrape does the gateway's. */
+async function startEcho() {
+  const events = [];
+  const svc = track(
+    startChild({
+      name: "echo baseline",
+      args: ["--import", STALL_WATCH_JS, ECHO_WS_JS],
+      fdLimit: FD_LIMIT,
+      env: { ...BASE_ENV, AUTH_JWT_SECRET: scratch.jwtSecret, STALL_WATCH_MS: String(STALL_MS) },
+      isReady: (j) => j.listening === true,
+      onLine: (j) => j.stall !== undefined && events.push(j),
+    }),
+  );
+  const l = await svc.ready;
+  const url = `http://127.0.0.1:${l.port}`;
+  return {
+    name: "echo",
+    svc,
+    pid: svc.child.pid,
+    wsUrl: `ws://127.0.0.1:${l.port}/ws`,
+    events,
+    read: async () => {
+      const x = await (await fetch(`${url}/stats`)).json();
+      return { ...x, gcSeconds: Number.NaN };
+    },
+  };
 }
 
 async function scrape(metricsUrl) {
@@ -172,25 +239,73 @@ async function main() {
       `(each socket every ${fmt(intervalMs, 0)} ms), ${churnPerSecond * CLIENTS} reconnects/s`,
   );
 
+  const rows = await soakPhase(gw, tokens, MINUTES, intervalMs, churnPerSecond);
+  await gw.svc.stop("SIGTERM", 12_000);
+
+  const summary = summarise(rows);
+  log(summary.text);
+  let baseline;
+  if (BASELINE_MINUTES > 0) {
+    log(
+      `\nbaseline: the bare uWebSockets.js echo (baselines/echo-ws.mjs) under the same load for ${BASELINE_MINUTES} min; ` +
+        `load average ${loadAvg()} at its start`,
+    );
+    const echo = await startEcho();
+    const echoRows = await soakPhase(echo, tokens, BASELINE_MINUTES, intervalMs, churnPerSecond);
+    await echo.svc.stop();
+    baseline = compare(rows, echoRows);
+    log(baseline.text);
+  }
+  const file = writeResults("soak", {
+    minutes: MINUTES,
+    baselineMinutes: BASELINE_MINUTES,
+    sockets: SOCKETS,
+    clients: CLIENTS,
+    churnPercent: CHURN_PERCENT,
+    probe,
+    rate,
+    intervalMs,
+    rows,
+    summary: summary.figures,
+    baseline: baseline?.figures,
+  });
+  log(`(results: ${file})`);
+  return 0;
+}
+
+/**
+ * `minutes` of the steady load on `server` ({name, pid, wsUrl, events, read}): a row every
+ * SAMPLE_MS (printed as it comes, with the cause under every window at or over the loop target).
+ */
+async function soakPhase(server, tokens, minutes, intervalMs, churnPerSecond) {
   const clients = startClients(SOAK_CLIENT_JS, CLIENTS);
   await Promise.all(clients.map((c) => c.ready));
-  await connect(clients, gw.wsUrl, tokens.slice(0, SOCKETS));
-  await scrape(gw.metricsUrl); // resets the loop histogram: the first row covers only its own window
+  await connect(clients, server.wsUrl, tokens.slice(0, SOCKETS));
+  await server.read(); // resets the loop histogram: the first row covers only its own window
   await Promise.all(clients.map((c) => c.call({ cmd: "run", intervalMs, churnPerSecond })));
   const t0 = performance.now();
-  const end = t0 + MINUTES * 60_000;
+  const end = t0 + minutes * 60_000;
   const rows = [];
   log(
-    "\n   t s   acked/s  ack p50  ack p99  errors unansw. reconn. (fail)  sockets   RSS MiB  heap MiB  loop p99  loop max  GC ms  CPU %  load",
+    `\n${server.name}\n   t s   acked/s  ack p50  ack p99  errors unansw. reconn. (fail)  sockets   RSS MiB  heap MiB  loop p99  loop max  GC ms  CPU %  load  stalls ≥ ${STALL_MS} ms own/machine/other`,
   );
   let next = t0 + SAMPLE_MS;
-  let prev = { gcSeconds: (await scrape(gw.metricsUrl)).gcSeconds, cpuUs: processCpuUs(gw.pid) };
+  let prev = {
+    gcSeconds: (await server.read()).gcSeconds,
+    cpuUs: processCpuUs(server.pid),
+    wallAt: absNow(),
+  };
+  server.events.length = 0;
   while (next <= end + 1) {
     await sleep(Math.max(0, next - performance.now()));
     const marks = await Promise.all(clients.map((c) => c.call({ cmd: "mark" })));
-    const m = await scrape(gw.metricsUrl);
+    const m = await server.read();
+    const wallAt = absNow();
     const latencies = marks.flatMap((x) => x.latencies);
-    const cpuUs = processCpuUs(gw.pid);
+    const cpuUs = processCpuUs(server.pid);
+    // The watcher's lines for the window's last moments are still in the pipe.
+    await sleep(250);
+    const win = windowEvents(server.events, wallAt);
     const row = {
       t: Math.round((next - t0) / 1000),
       ackedPerSecond: marks.reduce((n, x) => n + x.acked, 0) / (SAMPLE_MS / 1000),
@@ -203,41 +318,178 @@ async function main() {
       reconnectFailures: marks.reduce((n, x) => n + x.reconnectFailures, 0),
       load: loadAvg(),
       ...m,
-      /** GC pause time and the gateway's CPU share (of one core) in this window. */
-      gcMs: (m.gcSeconds - prev.gcSeconds) * 1000,
+      /**
+       * GC pause time (the gateway: prom-client's sum of every pause; the echo: the watcher's pauses
+       * of 1 ms or more) and the server's CPU share (of one core) in this window.
+       */
+      gcMs: Number.isNaN(m.gcSeconds)
+        ? win.gcs.reduce((n, g) => n + g.ms, 0)
+        : (m.gcSeconds - prev.gcSeconds) * 1000,
       cpuPercent: ((cpuUs - prev.cpuUs) / (SAMPLE_MS * 1000)) * 100,
+      stalls: win.stalls,
     };
     prev = { gcSeconds: m.gcSeconds, cpuUs };
     rows.push(row);
+    const by = (cls) => win.stalls.filter((x) => x.cls === cls).length;
     log(
       `${String(row.t).padStart(6)} ${fmt(row.ackedPerSecond, 0).padStart(9)} ${fmt(row.ackP50, 2).padStart(8)} ` +
         `${fmt(row.ackP99, 2).padStart(8)} ${String(row.errors).padStart(7)} ${String(row.unanswered).padStart(7)} ` +
         `${String(row.reconnects).padStart(7)} ${`(${row.reconnectFailures})`.padStart(6)} ${fmt(row.sockets, 0).padStart(8)} ` +
         `${fmt(mib(row.rssBytes), 1).padStart(9)} ${fmt(mib(row.heapBytes), 1).padStart(9)} ` +
         `${fmt(row.loopP99Ms, 1).padStart(9)} ${fmt(row.loopMaxMs, 1).padStart(9)} ${fmt(row.gcMs, 0).padStart(6)} ` +
-        `${fmt(row.cpuPercent, 0).padStart(6)} ${fmt(row.load, 2).padStart(5)}`,
+        `${fmt(row.cpuPercent, 0).padStart(6)} ${fmt(row.load, 2).padStart(5)}  ${by("own")}/${by("machine")}/${by("other")}`,
     );
+    if (!(row.loopP99Ms < LOOP_P99_TARGET_MS)) {
+      row.cause = cause(win, row);
+      log(row.cause);
+    }
     next += SAMPLE_MS;
   }
-  await Promise.all(clients.map((c) => c.call({ cmd: "stop" })));
-
-  const summary = summarise(rows);
-  log(summary.text);
-  const file = writeResults("soak", {
-    minutes: MINUTES,
-    sockets: SOCKETS,
-    clients: CLIENTS,
-    churnPercent: CHURN_PERCENT,
-    probe,
-    rate,
-    intervalMs,
-    rows,
-    summary: summary.figures,
-  });
-  log(`(results: ${file})`);
-  return 0;
+  for (const c of clients) {
+    await c.call({ cmd: "stop" });
+    c.kill();
+  }
+  scratch.clients = scratch.clients.filter((c) => !clients.includes(c));
+  return rows;
 }
 
+/**
+ * The watcher's events before wall-clock time `to` (taken out of `events`): loop stalls, each
+ * classed and with the GC pauses and periodic jobs that overlap it, and every GC pause.
+ */
+function windowEvents(events, to) {
+  const inside = [];
+  const later = [];
+  // A job's line comes when it ends: one that ends after `to` is kept for the next window too.
+  for (const e of events) (e.at < to ? inside : later).push(e);
+  events.length = 0;
+  events.push(...later, ...inside.filter((e) => e.stall === "job" && e.at + e.ms >= to));
+  // Nothing before `from` is dropped: a line that came after its window was read counts in the next one.
+  const gcs = inside.filter((e) => e.stall === "gc");
+  const jobs = inside.filter((e) => e.stall === "job");
+  const overlaps = (a, b) => a.at <= b.at + b.ms && b.at <= a.at + a.ms;
+  const stalls = inside
+    .filter((e) => e.stall === "loop" && e.ms >= STALL_MS)
+    .map((s) => ({
+      at: s.at,
+      ms: s.ms,
+      runMs: s.runMs ?? s.cpuMs,
+      waitMs: s.waitMs ?? 0,
+      cls: stallClass(s.ms, s.runMs ?? s.cpuMs, s.waitMs ?? 0),
+      gc: gcs.filter((g) => overlaps(g, s)).map((g) => `${g.kind} ${fmt(g.ms, 1)}`),
+      jobs: [...new Set(jobs.filter((j) => overlaps(j, s)).map((j) => j.job))],
+    }));
+  // An own stall that starts right after one the machine caused may be the backlog of frames that
+  // piled up while the loop thread waited for a CPU, answered in one turn.
+  for (const [i, s] of stalls.entries()) {
+    const before = stalls[i - 1];
+    if (s.cls === "own" && before && before.cls !== "own" && s.at - (before.at + before.ms) <= CATCH_UP_MS)
+      s.catchUpAfterMs = before.ms;
+  }
+  return { stalls, gcs, jobs };
+}
+
+/**
+ * Whose a stall was, from the loop thread's time across it: on a CPU more than in the run queue, ours
+ * (our code or GC held the loop); the other way round, the machine's (its other load had the cores).
+ * Neither for most of it: "other" (the thread slept: a blocking call, or waiting for GC helpers).
+ */
+function stallClass(ms, runMs, waitMs) {
+  if (runMs + waitMs < ms / 2) return "other";
+  return runMs >= waitMs ? "own" : "machine";
+}
+
+/** One line under a bad window: its stalls by class, and for ours the GC pauses and jobs inside them. */
+function cause(win, row) {
+  const sum = (xs, k) => xs.reduce((n, x) => n + x[k], 0);
+  const own = win.stalls.filter((s) => s.cls === "own");
+  const machine = win.stalls.filter((s) => s.cls === "machine");
+  const other = win.stalls.filter((s) => s.cls === "other");
+  const verdict =
+    win.stalls.length === 0
+      ? "no stall ≥ 10 ms seen by the watcher"
+      : sum(own, "ms") > sum(machine, "ms") + sum(other, "ms")
+        ? "OURS"
+        : "the MACHINE's";
+  const tags = (s) =>
+    [
+      ...s.jobs,
+      ...s.gc.map((g) => `gc ${g}`),
+      ...(s.catchUpAfterMs ? [`${fmt(s.catchUpAfterMs, 0)} ms machine stall just before`] : []),
+    ].join(", ") || "no job, no GC";
+  const ownList = own
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 4)
+    .map((s) => `${fmt(s.ms, 0)} ms (${tags(s)})`)
+    .join("; ");
+  return (
+    `        ↳ ${verdict}: ${win.stalls.length} stalls, max ${fmt(Math.max(0, ...win.stalls.map((s) => s.ms)), 0)} ms; ` +
+    `machine ${machine.length} (${fmt(sum(machine, "ms"), 0)} ms, loop thread waiting for a CPU ${fmt(sum(machine, "waitMs"), 0)} ms), ` +
+    `ours ${own.length} (${fmt(sum(own, "ms"), 0)} ms${ownList ? `: ${ownList}` : ""}), other ${other.length}; ` +
+    `jobs in the window: ${[...new Set(win.jobs.map((j) => j.job))].join(", ") || "none"}; CPU ${fmt(row.cpuPercent, 0)} %`
+  );
+}
+
+/** The gateway's loop p99 per window beside the echo's, and the counts that say whether 20 ms is reachable here. */
+function compare(rows, echoRows) {
+  const over = (xs) => xs.filter((r) => !(r.loopP99Ms < LOOP_P99_TARGET_MS)).length;
+  const p = (xs, q) =>
+    percentile(
+      xs.map((r) => r.loopP99Ms),
+      q,
+    );
+  const stallsPerMin = (xs, cls) =>
+    xs.reduce((n, r) => n + r.stalls.filter((s) => s.cls === cls).length, 0) /
+    ((xs.length * SAMPLE_MS) / 60_000);
+  const side = (xs) => ({
+    windows: xs.length,
+    overTarget: over(xs),
+    loopP99MedianMs: p(xs, 50),
+    loopP99WorstMs: Math.max(...xs.map((r) => r.loopP99Ms)),
+    ownStallsPerMin: stallsPerMin(xs, "own"),
+    machineStallsPerMin: stallsPerMin(xs, "machine"),
+    otherStallsPerMin: stallsPerMin(xs, "other"),
+    ownCatchUpShare:
+      xs.reduce((n, r) => n + r.stalls.filter((x) => x.catchUpAfterMs).length, 0) /
+      Math.max(
+        1,
+        xs.reduce((n, r) => n + r.stalls.filter((x) => x.cls === "own").length, 0),
+      ),
+    ownWithJobOrGc: xs.reduce(
+      (n, r) => n + r.stalls.filter((x) => x.cls === "own" && (x.jobs.length || x.gc.length)).length,
+      0,
+    ),
+    ownStalls: xs.reduce((n, r) => n + r.stalls.filter((x) => x.cls === "own").length, 0),
+    cpuPercentMean: xs.reduce((n, r) => n + r.cpuPercent, 0) / xs.length,
+    loadMean: xs.reduce((n, r) => n + r.load, 0) / xs.length,
+  });
+  const f = { gateway: side(rows), echo: side(echoRows) };
+  f.gatewayBadOurs = rows.filter((r) => r.cause?.includes("OURS")).length;
+  const lines = [
+    "",
+    `loop p99 per ${SAMPLE_MS / 1000} s window (ms): window, gateway, echo baseline. Both read a 10 ms ` +
+      "monitorEventLoopDelay histogram, which records the whole interval between its ticks: an idle loop reads " +
+      "~10 ms, so 20 ms is a tick 10 ms late (the watcher's stalls ≥ 10 ms are those ticks).",
+  ];
+  const n = Math.max(rows.length, echoRows.length);
+  for (let i = 0; i < n; i += 6) {
+    const cell = (xs, k) => (xs[k] ? fmt(xs[k].loopP99Ms, 1) : "-").padStart(5);
+    lines.push(
+      Array.from(
+        { length: Math.min(6, n - i) },
+        (_, j) => `${String(i + j + 1).padStart(4)} ${cell(rows, i + j)} ${cell(echoRows, i + j)}`,
+      ).join("   "),
+    );
+  }
+  const d = (x) =>
+    `${x.overTarget} of ${x.windows} windows ≥ ${LOOP_P99_TARGET_MS} ms (median ${fmt(x.loopP99MedianMs, 1)}, worst ${fmt(x.loopP99WorstMs, 1)} ms); ` +
+    `stalls ≥ ${STALL_MS} ms a minute: ${fmt(x.ownStallsPerMin, 1)} own, ${fmt(x.machineStallsPerMin, 1)} machine, ` +
+    `${fmt(x.otherStallsPerMin, 1)} other (own: ${x.ownWithJobOrGc} of ${x.ownStalls} with a job or GC pause inside, ` +
+    `${fmt(x.ownCatchUpShare * 100, 0)} % right after a machine stall); CPU ${fmt(x.cpuPercentMean, 0)} % of a core; load ${fmt(x.loadMean, 2)}`;
+  lines.push(`gateway: ${d(f.gateway)}; bad windows mostly ours: ${f.gatewayBadOurs}`);
+  lines.push(`echo:    ${d(f.echo)}`);
+  return { text: lines.join("\n"), figures: f };
+}
 /**
  * Growth from the first minute after warm-up to the last minute (means of its rows: RSS swings with
  * each major GC, so one row against one row would mostly measure where the GC cycle was), and the verdict.
@@ -314,5 +566,6 @@ await runWithDeadline({
   log,
   dbName: scratch.dbName,
   stopping: "the gateway and the clients",
-  deadlineMs: MINUTES * 60_000 + 300_000,
+  // The baseline's minutes too: without them the deadline cut the first full run 30 s before its end.
+  deadlineMs: (MINUTES + BASELINE_MINUTES) * 60_000 + 300_000,
 });

@@ -1,5 +1,6 @@
 import type { Pool } from "../db/pool.js";
 import type { Metrics } from "../metrics.js";
+import { tracePeriodic } from "../periodic-trace.js";
 import type { ValkeyState } from "../valkey/client.js";
 import type { Router } from "./router.js";
 
@@ -29,7 +30,10 @@ export function registerOpsRoutes(router: Router, deps: OpsDeps): void {
     deps.metrics.valkeyUp.set(deps.valkeyState() === "up" ? 1 : 0);
     return {
       status: 200,
-      raw: { contentType: deps.metrics.registry.contentType, data: await deps.metrics.registry.metrics() },
+      raw: {
+        contentType: deps.metrics.registry.contentType,
+        data: await tracePeriodic("metrics", () => deps.metrics.registry.metrics()),
+      },
     };
   });
 }

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
+import { tracePeriodic } from "../periodic-trace.js";
 import type { DashboardCounts } from "./dashboard-counts.js";
 
 export type CountsPoint = DashboardCounts & { at: string };
@@ -42,7 +43,7 @@ export class DashboardHistory {
 
   private async take(): Promise<void> {
     try {
-      const counts = await this.sample();
+      const counts = await tracePeriodic("dashboard_history", this.sample);
       const at = this.now();
       this.points.push({ at: at.toISOString(), ...counts });
       const since = at.getTime() - KEEP_MS;

@@ -6,6 +6,7 @@ import type { PresenceEvents } from "../mirror/presence-events.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
+import { onlineHeartbeats } from "./online-heartbeats.js";
 import { SWEEP_IDS, withSweepLock } from "./sweep-lock.js";
 
 const SCRIPT = "removeStaleOnline";
@@ -71,14 +72,13 @@ export class AutoOffline {
 
   private async removeStaleInValkey(v: ValkeyClient, threshold: Date): Promise<string[]> {
     const { keys } = this.d;
-    const online = await v.smembers(keys.mitrasOnline);
-    if (online.length === 0) return [];
-    const hbs = await v.mget(online.map((id) => keys.mitraHeartbeat(id)));
     const cut = threshold.toISOString();
-    const candidates = online.filter((_, i) => {
-      const hb = hbs[i];
-      return !hb || hb < cut;
-    });
+    const candidates: string[] = [];
+    for await (const { ids, hbs } of onlineHeartbeats(v, keys))
+      ids.forEach((id, i) => {
+        const hb = hbs[i];
+        if (!hb || hb < cut) candidates.push(id);
+      });
     const removed: string[] = [];
     for (let i = 0; i < candidates.length; i += CHUNK) {
       const ids = candidates.slice(i, i + CHUNK);

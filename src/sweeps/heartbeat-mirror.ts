@@ -2,12 +2,13 @@ import type { Pool, PoolClient } from "../db/pool.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import type { SweepOutcome } from "./auto-offline.js";
+import { onlineHeartbeats } from "./online-heartbeats.js";
 import { SWEEP_IDS, withSweepLock } from "./sweep-lock.js";
 
 /**
  * Copies heartbeats from Valkey into `mitras.last_heartbeat_at` (contract §3),
  * so the Postgres fallback answers "as of the last mirror". One statement per
- * cycle: UPDATE … FROM UNNEST of every online mitra's heartbeat. It only moves
+ * slice of the online set read: UPDATE … FROM UNNEST of its heartbeats. It only moves
  * a heartbeat forward, so two processes running it at once (or a replay)
  * change nothing twice. A mitra row is never created here, hence UPDATE
  * rather than INSERT … ON CONFLICT (mitras have required columns).
@@ -23,26 +24,28 @@ export class HeartbeatMirror {
   }
 
   private async sweep(tx: PoolClient, v: ValkeyClient): Promise<number> {
-    const { keys } = this.d;
-    const online = await v.smembers(keys.mitrasOnline);
-    if (online.length === 0) return 0;
-    const hbs = await v.mget(online.map((id) => keys.mitraHeartbeat(id)));
-    const ids: string[] = [];
-    const times: string[] = [];
-    online.forEach((id, i) => {
-      const hb = hbs[i];
-      if (hb) {
-        ids.push(id);
-        times.push(hb);
-      }
-    });
-    if (ids.length === 0) return 0;
-    const { rowCount } = await tx.query(
-      `UPDATE mitras m SET last_heartbeat_at = v.hb
-       FROM UNNEST($1::uuid[], $2::timestamptz[]) AS v(id, hb)
-       WHERE m.id = v.id AND (m.last_heartbeat_at IS NULL OR m.last_heartbeat_at < v.hb)`,
-      [ids, times],
-    );
-    return rowCount ?? 0;
+    let changed = 0;
+    // One statement per slice read (all in the sweep's transaction): the arrays of a whole
+    // set's ids and times were built and serialised in one go too.
+    for await (const { ids: online, hbs } of onlineHeartbeats(v, this.d.keys)) {
+      const ids: string[] = [];
+      const times: string[] = [];
+      online.forEach((id, i) => {
+        const hb = hbs[i];
+        if (hb) {
+          ids.push(id);
+          times.push(hb);
+        }
+      });
+      if (ids.length === 0) continue;
+      const { rowCount } = await tx.query(
+        `UPDATE mitras m SET last_heartbeat_at = v.hb
+         FROM UNNEST($1::uuid[], $2::timestamptz[]) AS v(id, hb)
+         WHERE m.id = v.id AND (m.last_heartbeat_at IS NULL OR m.last_heartbeat_at < v.hb)`,
+        [ids, times],
+      );
+      changed += rowCount ?? 0;
+    }
+    return changed;
   }
 }

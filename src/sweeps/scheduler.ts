@@ -1,6 +1,7 @@
 import { type ScheduledTask, schedule } from "node-cron";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
+import { tracePeriodic } from "../periodic-trace.js";
 import type { SweepOutcome } from "./auto-offline.js";
 import { cronExpression } from "./cadence.js";
 
@@ -66,7 +67,7 @@ export class SweepScheduler {
   private async execute(sweep: Sweep): Promise<SweepOutcome | undefined> {
     const end = this.metrics.sweepDuration.startTimer({ sweep: sweep.name });
     try {
-      const result = await sweep.run();
+      const result = await tracePeriodic(sweep.name, () => sweep.run());
       this.metrics.sweepRuns.inc({ sweep: sweep.name, outcome: result.outcome });
       if (result.outcome === "done" && result.changed > 0) {
         this.log.info({ sweep: sweep.name, changed: result.changed }, "sweep done");

@@ -51,7 +51,7 @@ describe("hash tags on a Valkey Cluster", () => {
     expect(accepted.type).toBe("ack");
     expect((await customer.ws.next("pairing.matched", 5000)).sessionId).toBe(accepted.sessionId);
 
-    // The sweeps: SDIFF + MGET (auto-offline), MGET (heartbeat mirror), remove-stale-online-n,
+    // The sweeps: SSCAN + MGET slices (auto-offline, heartbeat mirror), remove-stale-online-n,
     // set-heartbeat-if-newer-n, and the reseed again.
     for (const sweep of ["auto_offline", "heartbeat_mirror", "reseed"]) {
       const outcome = await gw(1).gateway.services.scheduler.runNow(sweep);
