@@ -161,6 +161,7 @@ export function buildServices(d: CoreDeps) {
       keys,
       staleSeconds: stale,
       verificationRequired: d.config.VERIFICATION_REQUIRED,
+      seed: avail.seed,
     }),
     race: new AcceptRace(d.valkey, keys, d.log, d.metrics),
     sessions: {
@@ -236,6 +237,8 @@ export function buildServices(d: CoreDeps) {
       // Seed Valkey before the listeners open, then keep it seeded on every reconnect.
       if (d.valkeyHealth?.state === "up") await scheduler.runNow("reseed");
       d.valkeyHealth?.on("up", () => void scheduler.runNow("reseed"));
+      // A Valkey that lost its data without a reconnect (flushed, a replica promoted before it had it).
+      avail.seed.onMissing(() => void scheduler.runNow("reseed"));
       scheduler.start();
     },
     async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { TestGateway } from "./support/gateway.js";
+import { type TestGateway, waitFor } from "./support/gateway.js";
 import { json } from "./support/http.js";
 import { openSession, seedMitra } from "./support/mitras.js";
 import { QUIET_SWEEPS, startOwnValkey, stopOwnValkey, useGateways } from "./support/setup.js";
@@ -58,6 +58,34 @@ describe("availability reads", () => {
     } finally {
       await startValkey();
     }
+  });
+});
+
+describe("a Valkey that lost its data without a reconnect (flushed, a replica promoted before it had it)", () => {
+  it("is not read as nobody online: counts and pairing picks come from Postgres until the reseed it wakes has run", async () => {
+    const fresh = new Date();
+    const ids = await Promise.all(
+      [1, 2, 3].map(() => seedMitra(gw(0).pool, { online: true, heartbeatAt: fresh })),
+    );
+    await gw(0).gateway.services.scheduler.runNow("reseed");
+    const before = await svc(gw(0)).availability.presenceCounts();
+    expect(before.available).toBeGreaterThanOrEqual(3);
+
+    await gw(0).valkey?.flushall();
+    const fallbacksBefore = await fallbackCount(gw(1));
+    // The same numbers, from Postgres: not 0 online, and pairing still finds the mitras.
+    expect(await svc(gw(1)).availability.presenceCounts()).toEqual(before);
+    const picked = await gw(1).gateway.services.pairing["d"].picker.pick(50, []);
+    expect(picked).toEqual(expect.arrayContaining(ids));
+    expect(await fallbackCount(gw(1))).toBeGreaterThan(fallbacksBefore);
+
+    // The readers woke the reseed (nobody called it here): Valkey holds the whole mirror again.
+    const keys = gw(1).gateway.services.keys;
+    await waitFor(async () => (await gw(1).valkey?.exists(keys.mirrorSeeded)) === 1, 10_000);
+    expect(await gw(1).valkey?.scard(keys.mitrasOnline)).toBe(before.online);
+    const fallbacksAfter = await fallbackCount(gw(1));
+    expect(await svc(gw(1)).availability.presenceCounts()).toEqual(before);
+    expect(await fallbackCount(gw(1))).toBe(fallbacksAfter);
   });
 });
 

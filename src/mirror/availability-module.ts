@@ -12,6 +12,7 @@ import { Beacon } from "./beacon.js";
 import { recomputeCapacity } from "./capacity.js";
 import { DeactivatedSet } from "./deactivated-set.js";
 import { Heartbeats } from "./heartbeat.js";
+import { MirrorSeed } from "./mirror-seed.js";
 import { MitraAdmin } from "./mitra-admin.js";
 import { MitraMirror } from "./mitra-mirror.js";
 import { MitraStatus } from "./mitra-status.js";
@@ -33,7 +34,8 @@ export interface AvailabilityModuleDeps {
 /** Wires the availability mirror: write and read paths and the beacon (the sweeps are wired in services.ts). */
 export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
   const mirror = new MitraMirror(d.valkey, d.keys, d.log, d.metrics);
-  const availability = new Availability({ ...d, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
+  const seed = new MirrorSeed(d.keys.mirrorSeeded);
+  const availability = new Availability({ ...d, seed, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
 
   const events = new PresenceEvents(d.log);
   const deactivated = new DeactivatedSet({ ...d, health: d.valkeyHealth });
@@ -47,6 +49,7 @@ export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
 
   return {
     mirror,
+    seed,
     events,
     deactivated,
     availability,

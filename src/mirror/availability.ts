@@ -3,6 +3,7 @@ import type { Pool } from "../db/pool.js";
 import type { Metrics } from "../metrics.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
+import type { MirrorSeed } from "./mirror-seed.js";
 
 /** Mitras read per pipeline when the available ones are counted from Valkey. */
 const READ_SLICE = 1000;
@@ -22,11 +23,13 @@ export interface AvailabilityDeps {
   metrics: Metrics;
   now: Clock;
   staleSeconds: number;
+  seed: MirrorSeed;
 }
 
 /**
  * The read paths of availability (contract §3): Valkey first; on any Valkey
- * error the same answer from Postgres, as of the last heartbeat mirror.
+ * error, or a Valkey without a whole mirror (MirrorSeed), the same answer
+ * from Postgres, as of the last heartbeat mirror.
  * A mitra is available when online, not deactivated, its heartbeat younger
  * than HEARTBEAT_STALE_SECONDS, and its capacity below its maximum.
  */
@@ -59,10 +62,12 @@ export class Availability {
       "presence_counts",
       async () => {
         const v = this.d.valkey as ValkeyClient;
-        const [online, deactivated] = await Promise.all([
+        const [seeded, online, deactivated] = await Promise.all([
+          v.exists(this.d.keys.mirrorSeeded),
           v.scard(this.d.keys.mitrasOnline),
           v.scard(this.d.keys.mitrasDeactivated),
         ]);
+        this.d.seed.check(seeded);
         return { online, deactivated, available: (await this.fromValkey()).length };
       },
       async () => {
@@ -94,7 +99,11 @@ export class Availability {
   private async fromValkey(): Promise<AvailableMitra[]> {
     const v = this.d.valkey as ValkeyClient;
     const { keys } = this.d;
-    const ids = await v.sdiff(keys.mitrasOnline, keys.mitrasDeactivated);
+    const [seeded, ids] = await Promise.all([
+      v.exists(keys.mirrorSeeded),
+      v.sdiff(keys.mitrasOnline, keys.mitrasDeactivated),
+    ]);
+    this.d.seed.check(seeded);
     const threshold = this.threshold().toISOString();
     const out: AvailableMitra[] = [];
     // In slices, one pipeline of three MGETs each: read whole, 10,000 online mitras held the event loop

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import type { Pool } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
+import type { MirrorSeed } from "../mirror/mirror-seed.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
@@ -19,6 +20,7 @@ export interface PickerDeps {
   now: Clock;
   staleSeconds: number;
   verificationRequired: boolean;
+  seed: MirrorSeed;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface PickerDeps {
  */
 export class AvailablePicker {
   constructor(private readonly d: PickerDeps) {
-    if (d.valkey) defineScript(d.valkey, PICK, new URL("./lua/pick-batch-2.lua", import.meta.url));
+    if (d.valkey) defineScript(d.valkey, PICK, new URL("./lua/pick-batch-3.lua", import.meta.url));
   }
 
   async pick(size: number, excluded: readonly string[]): Promise<string[]> {
@@ -39,6 +41,7 @@ export class AvailablePicker {
       try {
         return await this.fromValkey(this.d.valkey, size, excluded, now, threshold);
       } catch (err) {
+        if ((err as Error).message.startsWith("NOTSEEDED")) this.d.seed.missing();
         this.d.metrics.valkeyFallbacks.inc({ operation: "pairing_pick" });
         this.d.log.warn({ err: (err as Error).message }, "pairing pick from Valkey failed; using Postgres");
       }
@@ -57,7 +60,7 @@ export class AvailablePicker {
     const picked = await runScript(
       v,
       PICK,
-      [k.mitrasAvailable, k.mitrasLastOffered],
+      [k.mitrasAvailable, k.mitrasLastOffered, k.mirrorSeeded],
       [size, now.getTime(), threshold.toISOString(), k.mitraHeartbeat(""), MAX_SCAN, ...excluded],
     );
     return picked as string[];

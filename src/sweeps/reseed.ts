@@ -103,6 +103,8 @@ export class Reseed {
     });
     await this.rebuildAvailable(v, rows);
     await this.reapplyRecent(tx, startedAt);
+    // Last: until now a Valkey that came back empty is read as unseeded, and readers use Postgres.
+    await v.set(keys.mirrorSeeded, String(startedAt.getTime()));
     return rows.length;
   }
 

@@ -31,6 +31,8 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     mitrasLastOffered: `${avail}mitras:last-offered`,
     availabilitySnapshot: `${avail}availability:snapshot`,
     availabilitySnapshotLock: `${avail}availability:snapshot:lock`,
+    /** Written last by every reseed: without it this Valkey holds no whole mirror and readers use Postgres. */
+    mirrorSeeded: `${avail}mirror:seeded`,
     /** Scratch set a reseed builds before swapping it in (same slot as the live set). */
     reseedScratch: (name: "online" | "deactivated" | "available") => `${avail}reseed:${name}`,
 

@@ -40,7 +40,7 @@ describe("hash tags on a Valkey Cluster", () => {
     parties.push(...mitras);
     for (const m of mitras) expect((await m.ws.request({ type: "heartbeat" })).type).toBe("ack");
 
-    // pick-batch-2 and claim-accept-1, with the customer and the mitras on different processes.
+    // pick-batch-3 and claim-accept-1, with the customer and the mitras on different processes.
     const customer = await socketCustomer(gw(0));
     parties.push(customer);
     const ack = await customer.ws.request({ type: "pairing.request" });

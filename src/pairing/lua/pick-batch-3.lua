@@ -3,10 +3,12 @@
 -- excluded mitras sit ahead of them (bounded by ARGV[5]), never O(online).
 -- KEYS[1] mitras:available (sorted set, score capacity * 1e13 + last offer ms)
 -- KEYS[2] mitras:last-offered (hash id -> last offer ms)
+-- KEYS[3] mirror:seeded (the reseed's sentinel: without it the set may be empty for want of a reseed)
 -- ARGV[1] batch size  ARGV[2] now, epoch ms  ARGV[3] heartbeat threshold (ISO-8601; fresher is later)
 -- ARGV[4] heartbeat key prefix (the key of mitra X is prefix .. X; same hash slot as KEYS)
 -- ARGV[5] most members to look at  ARGV[6..] mitras never to offer again (already offered for this request)
 -- Returns the picked ids, least loaded first, then longest since their last offer.
+if redis.call('EXISTS', KEYS[3]) == 0 then return redis.error_reply('NOTSEEDED the mirror is not seeded') end
 local want, now, threshold, hbPrefix, maxScan = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
 local excluded = {}
 for i = 6, #ARGV do excluded[ARGV[i]] = true end
