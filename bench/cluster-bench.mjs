@@ -408,6 +408,7 @@ async function startSingleValkey() {
       lazyConnect: true,
       retryStrategy: () => null,
     });
+    c.on("error", () => {}); // refused while the server starts: the loop retries
     const up = await c.connect().then(
       () => c.ping().then(() => true),
       () => false,
