@@ -7,21 +7,32 @@
  *      one gateway process (dist/main.js) with BENCH_CLUSTER_SOCKETS (2000)
  *      authenticated mitra sockets; an open loop at BENCH_CLUSTER_RATE
  *      (2000) heartbeats/s for BENCH_CLUSTER_SECONDS (10) after a 2 s
- *      warm-up, then a closed loop on 1000 of them for 5 s. Server CPU µs per
+ *      warm-up, then a closed loop on 1000 of them for 5 s, unpaced (as fast
+ *      as the acks come) and then paced to BENCH_CLUSTER_PACED_RATE (8000)
+ *      heartbeats/s, so the two modes are also compared at the same rate
+ *      (unpaced, the rate follows the machine's load, and the CPU per
+ *      heartbeat follows the rate: fewer frames per wake-up). Server CPU µs per
  *      heartbeat (from /proc/<pid>/stat at the window's edges), ack p50/p99,
- *      and the cluster/single ratio (target ≤ 1.15).
+ *      the cluster/single ratio (target ≤ 1.15), and the Valkey calls per
+ *      heartbeat of each mode (INFO commandstats of every server it uses,
+ *      Lua's inner calls included), so a path that costs the cluster more
+ *      round trips shows as a count, not only as CPU.
  *   2. Fan-out spread: bench/chat-bench.mjs once (BENCH_RUNS=1, 5 s), its
  *      three gateways on the cluster; SPUBLISH calls counted on every primary
  *      (INFO commandstats) before and after: each primary's share.
  *
  * The cluster is its own (scripts/valkey-cluster.sh on BENCH_CLUSTER_BASE_PORT,
- * 7300, under a temporary dir), stopped at the end; the single Valkey is
- * BENCH_VALKEY_URL (the machine's 6379) under a key prefix of its own.
+ * 7300, under a temporary dir), stopped at the end; so is the single Valkey
+ * (the same server binary on BENCH_CLUSTER_BASE_PORT + 9, no persistence),
+ * unless BENCH_VALKEY_URL names one (then others' traffic on it counts in
+ * its commandstats).
  *
  *   npm run build && node bench/cluster-bench.mjs
  *
  * BENCH_RUNS (3), BENCH_CLUSTER_SECTIONS (heartbeat,fanout), BENCH_PG_ADMIN_URL,
- * BENCH_VALKEY_URL, BENCH_QUIET_WAIT_SECONDS override defaults.
+ * BENCH_VALKEY_URL, BENCH_QUIET_WAIT_SECONDS override defaults;
+ * BENCH_CLUSTER_NODE_ARGS adds node flags to the gateway (e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of each gateway).
  */
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -50,6 +61,7 @@ const OPEN_MS = int(env.BENCH_CLUSTER_SECONDS, 10) * 1000;
 const WARMUP_MS = 2000;
 const CLOSED_SOCKETS = Math.min(SOCKETS, 1000);
 const CLOSED_MS = 5000;
+const PACED_RATE = int(env.BENCH_CLUSTER_PACED_RATE, 8000);
 const CLIENTS = 2;
 const BASE_PORT = int(env.BENCH_CLUSTER_BASE_PORT, 7300);
 const SECTIONS = (env.BENCH_CLUSTER_SECTIONS ?? "heartbeat,fanout").split(",");
@@ -57,7 +69,9 @@ const CPU_RATIO_TARGET = 1.15;
 const QUIET_BELOW = 0.15;
 const QUIET_WAIT_MS = int(env.BENCH_QUIET_WAIT_SECONDS, 20) * 1000;
 const PG_ADMIN_URL = env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const VALKEY_URL = env.BENCH_VALKEY_URL ?? "redis://127.0.0.1:6379";
+const SINGLE_PORT = BASE_PORT + 9;
+const VALKEY_URL = env.BENCH_VALKEY_URL ?? `redis://127.0.0.1:${SINGLE_PORT}`;
+const NODE_ARGS = (env.BENCH_CLUSTER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const FD_LIMIT = SOCKETS + 4096;
 
 const path = (rel) => fileURLToPath(new URL(rel, import.meta.url));
@@ -77,16 +91,19 @@ const log = (s) => process.stdout.write(`${s}\n`);
 const absNow = () => performance.timeOrigin + performance.now();
 const run = promisify(execFile);
 
-const owned = { children: new Set(), clients: [], dbCreated: false, cluster: false };
+const owned = { children: new Set(), clients: [], dbCreated: false, cluster: false, single: null };
 
 async function cleanup() {
   for (const c of owned.clients.splice(0)) c.kill();
   for (const svc of [...owned.children]) await svc.stop("SIGTERM", 5000).catch(() => {});
   if (owned.cluster) await run("bash", [CLUSTER_SH, "stop", "--dir", CLUSTER_DIR]).catch(() => {});
   owned.cluster = false;
+  if (owned.single && owned.single.exitCode === null) owned.single.kill("SIGKILL");
+  owned.single = null;
   if (owned.dbCreated) await dropDatabase(PG_ADMIN_URL, DB_NAME).catch((e) => log(`drop: ${e.message}`));
   owned.dbCreated = false;
-  await deleteValkeyKeys(VALKEY_URL, KEY_ROOT).catch(() => {});
+  // A private single server took its keys with it.
+  if (env.BENCH_VALKEY_URL) await deleteValkeyKeys(VALKEY_URL, KEY_ROOT).catch(() => {});
 }
 
 // ---------------------------------------------------------------- servers and clients
@@ -94,7 +111,7 @@ async function cleanup() {
 async function startGateway(mode, clusterNodes) {
   const svc = startChild({
     name: `gateway (${mode})`,
-    args: [MAIN_JS],
+    args: [...NODE_ARGS, MAIN_JS],
     fdLimit: FD_LIMIT,
     env: {
       ...BASE_ENV,
@@ -173,7 +190,40 @@ async function connectAll(clients, gw, tokens) {
 
 // ---------------------------------------------------------------- section 1: heartbeats
 
-async function openLoop(clients, gw) {
+/** Valkey's own bookkeeping and this bench's probes: not the gateway's calls. */
+const NOT_THE_GATEWAYS = new Set(["info", "replconf", "psync"]);
+
+/** Calls per command (INFO commandstats, Lua's inner calls included), summed over the servers on `ports`. */
+async function commandCalls(ports) {
+  const out = {};
+  for (const port of ports) {
+    const c = new Redis({ port, host: "127.0.0.1", lazyConnect: true, enableReadyCheck: false });
+    await c.connect();
+    const text = await c.info("commandstats");
+    c.disconnect();
+    for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+      if (!NOT_THE_GATEWAYS.has(name)) out[name] = (out[name] ?? 0) + Number(calls);
+  }
+  return out;
+}
+
+function callsBetween(before, after) {
+  const out = {};
+  for (const [name, n] of Object.entries(after))
+    if (n > (before[name] ?? 0)) out[name] = n - (before[name] ?? 0);
+  return out;
+}
+
+const totalCalls = (calls) => Object.values(calls).reduce((a, b) => a + b, 0);
+/** "evalsha 101, sismember 25,000, …": the commands of a window, most called first. */
+const topCalls = (calls) =>
+  Object.entries(calls)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([name, n]) => `${name} ${fmt(n, 0)}`)
+    .join(", ");
+
+async function openLoop(clients, gw, valkeyPorts) {
   const startAt = absNow() + 300;
   const windowAt = startAt + WARMUP_MS;
   const intervalMs = (SOCKETS / RATE) * 1000;
@@ -197,21 +247,26 @@ async function openLoop(clients, gw) {
   );
   await sleep(Math.max(0, windowAt - absNow()));
   const c0 = gw.cpu();
+  const k0 = await commandCalls(valkeyPorts);
   await sleep(Math.max(0, windowAt + OPEN_MS - absNow()));
   const c1 = gw.cpu();
+  const calls = callsBetween(k0, await commandCalls(valkeyPorts));
   const out = await replies;
   const acked = out.reduce((n, x) => n + x.acked, 0);
   const latencies = out.flatMap((x) => x.latencies);
   return {
     perSecond: acked / (OPEN_MS / 1000),
     cpuUsPerOp: (c1.cpuUs - c0.cpuUs) / acked,
+    valkeyCallsPerOp: totalCalls(calls) / acked,
+    calls,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     errors: out.reduce((n, x) => n + x.errors + x.unanswered, 0),
   };
 }
 
-async function closedLoop(clients, gw) {
+async function closedLoop(clients, gw, valkeyPorts, rate = 0) {
+  const k0 = await commandCalls(valkeyPorts);
   const c0 = gw.cpu();
   const out = await Promise.all(
     clients.map((c) =>
@@ -219,19 +274,22 @@ async function closedLoop(clients, gw) {
         cmd: "closed-loop",
         sockets: Math.floor(CLOSED_SOCKETS / clients.length),
         durationMs: CLOSED_MS,
-        minGapMs: 0,
+        minGapMs: rate > 0 ? (CLOSED_SOCKETS / rate) * 1000 : 0,
         throttleGapMs: 20,
         phase: { first: c.k, stride: clients.length, of: CLOSED_SOCKETS },
       }),
     ),
   );
   const c1 = gw.cpu();
+  const calls = callsBetween(k0, await commandCalls(valkeyPorts));
   const acked = out.reduce((n, x) => n + x.acked, 0);
   const elapsedMs = Math.max(...out.map((x) => x.elapsedMs));
   const latencies = out.flatMap((x) => x.latencies);
   return {
     perSecond: out.reduce((n, x) => n + x.ackedInWindow, 0) / (elapsedMs / 1000),
     cpuUsPerOp: (c1.cpuUs - c0.cpuUs) / acked,
+    valkeyCallsPerOp: totalCalls(calls) / acked,
+    calls,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     errors: out.reduce((n, x) => n + x.errors + x.refused, 0),
@@ -239,6 +297,9 @@ async function closedLoop(clients, gw) {
 }
 
 async function heartbeatSection(clusterNodes, tokens, results) {
+  // The primaries: a replica's commandstats count what replication applies, not calls the gateway made.
+  const primaries = clusterNodes.split(",").map((n) => Number(n.split(":").pop()));
+  const singlePort = Number(new URL(VALKEY_URL).port || 6379);
   const clients = Array.from({ length: CLIENTS }, (_, k) => startClient(k));
   for (let r = 1; r <= RUNS; r++) {
     // Interleaved, and the order alternates, so a drift in the machine's load hits both alike.
@@ -247,38 +308,52 @@ async function heartbeatSection(clusterNodes, tokens, results) {
       const gw = await startGateway(mode, clusterNodes);
       await connectAll(clients, gw, tokens);
       await sleep(1000);
-      const open = await openLoop(clients, gw);
-      const closed = await closedLoop(clients, gw);
+      const ports = mode === "cluster" ? primaries : [singlePort];
+      const open = await openLoop(clients, gw, ports);
+      const closed = await closedLoop(clients, gw, ports);
+      const paced = await closedLoop(clients, gw, ports, PACED_RATE);
       const fallbacks = await gw.metric("halo_valkey_fallbacks_total");
       await Promise.all(clients.map((c) => c.call({ cmd: "close-all" })));
       await gw.svc.stop();
-      results.push({ run: r, mode, busyBefore: busy, open, closed, fallbacks });
+      results.push({ run: r, mode, busyBefore: busy, open, closed, paced, fallbacks });
       log(
         `run ${r} ${mode.padEnd(7)} (machine ${fmt(busy * 100, 0)} % busy before${busy >= QUIET_BELOW ? ": NOT QUIET" : ""}): ` +
           `open ${fmt(open.cpuUsPerOp)} µs/hb p99 ${fmt(open.p99Ms, 2)} ms; ` +
           `closed ${fmt(closed.perSecond, 0)}/s ${fmt(closed.cpuUsPerOp)} µs/hb p99 ${fmt(closed.p99Ms, 2)} ms; ` +
-          `errors ${open.errors + closed.errors}, Valkey fallbacks ${fallbacks}`,
+          `paced ${fmt(paced.perSecond, 0)}/s ${fmt(paced.cpuUsPerOp)} µs/hb p99 ${fmt(paced.p99Ms, 2)} ms; ` +
+          `errors ${open.errors + closed.errors + paced.errors}, Valkey fallbacks ${fallbacks}`,
+      );
+      log(
+        `      Valkey calls per hb: open ${fmt(open.valkeyCallsPerOp, 2)} (${topCalls(open.calls)}); ` +
+          `closed ${fmt(closed.valkeyCallsPerOp, 2)} (${topCalls(closed.calls)}); ` +
+          `paced ${fmt(paced.valkeyCallsPerOp, 2)}`,
       );
     }
   }
   const med = (mode, w, k) => median(results.filter((x) => x.mode === mode).map((x) => x[w][k]));
   const rows = [];
-  for (const w of ["open", "closed"]) {
+  const label = {
+    open: `open loop, ${RATE}/s on ${SOCKETS}`,
+    closed: `closed loop, ${CLOSED_SOCKETS} sockets`,
+    paced: `closed loop paced to ${PACED_RATE}/s`,
+  };
+  for (const w of ["open", "closed", "paced"]) {
     const single = med("single", w, "cpuUsPerOp");
     const cluster = med("cluster", w, "cpuUsPerOp");
     const ratio = cluster / single;
     rows.push(
-      `| ${w === "open" ? `open loop, ${RATE}/s on ${SOCKETS}` : `closed loop, ${CLOSED_SOCKETS} sockets`} ` +
+      `| ${label[w]} ` +
         `| ${fmt(single)} | ${fmt(cluster)} | ${fmt(ratio, 2)}× ${ratio <= CPU_RATIO_TARGET ? "PASS" : "FAIL"} ` +
         `| ${fmt(med("single", w, "p99Ms"), 2)} / ${fmt(med("cluster", w, "p99Ms"), 2)} ` +
-        `| ${fmt(med("single", w, "perSecond"), 0)} / ${fmt(med("cluster", w, "perSecond"), 0)} |`,
+        `| ${fmt(med("single", w, "perSecond"), 0)} / ${fmt(med("cluster", w, "perSecond"), 0)} ` +
+        `| ${fmt(med("single", w, "valkeyCallsPerOp"), 2)} / ${fmt(med("cluster", w, "valkeyCallsPerOp"), 2)} |`,
     );
   }
   return [
     `Heartbeat server CPU, single Valkey vs 3-primary cluster (median of ${RUNS} runs; target cluster ≤ ${CPU_RATIO_TARGET}× single)`,
     "",
-    "| window | single µs/hb | cluster µs/hb | cluster/single | ack p99 ms single / cluster | hb/s single / cluster |",
-    "|---|---|---|---|---|---|",
+    "| window | single µs/hb | cluster µs/hb | cluster/single | ack p99 ms single / cluster | hb/s single / cluster | Valkey calls/hb single / cluster |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
   ];
 }
@@ -287,12 +362,7 @@ async function heartbeatSection(clusterNodes, tokens, results) {
 
 async function spublishByPrimary(ports) {
   const out = {};
-  for (const port of ports) {
-    const c = new Redis({ port, host: "127.0.0.1" });
-    const text = await c.info("commandstats");
-    c.disconnect();
-    out[port] = Number(/^cmdstat_spublish:calls=(\d+)/m.exec(text)?.[1] ?? 0);
-  }
+  for (const port of ports) out[port] = (await commandCalls([port])).spublish ?? 0;
   return out;
 }
 
@@ -327,6 +397,30 @@ async function fanoutSection(clusterNodes, basePort) {
   ];
 }
 
+/** The single Valkey of the heartbeat section: the cluster's server binary, alone on SINGLE_PORT, nothing persisted. */
+async function startSingleValkey() {
+  const { stdout } = await run("bash", ["-c", "command -v valkey-server || command -v redis-server"]);
+  const args = ["--port", String(SINGLE_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  owned.single = spawn(stdout.trim(), args, { stdio: "ignore" });
+  for (let i = 0; i < 50; i++) {
+    const c = new Redis({
+      port: SINGLE_PORT,
+      host: "127.0.0.1",
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    c.on("error", () => {}); // refused while the server starts: the loop retries
+    const up = await c.connect().then(
+      () => c.ping().then(() => true),
+      () => false,
+    );
+    c.disconnect();
+    if (up) return;
+    await sleep(100);
+  }
+  throw new Error(`the single Valkey on ${SINGLE_PORT} did not start`);
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -349,6 +443,7 @@ async function main() {
   const table = [];
   const results = [];
   if (SECTIONS.includes("heartbeat")) {
+    if (!env.BENCH_VALKEY_URL) await startSingleValkey();
     await createDatabase(PG_ADMIN_URL, DB_NAME);
     owned.dbCreated = true;
     await migrate(DATABASE_URL);
@@ -366,7 +461,7 @@ async function main() {
       .join(" ")}`,
   );
   const file = writeResults("cluster-bench", {
-    settings: { RUNS, SOCKETS, RATE, OPEN_MS, CLOSED_SOCKETS },
+    settings: { RUNS, SOCKETS, RATE, OPEN_MS, CLOSED_SOCKETS, PACED_RATE },
     results,
     table,
   });
