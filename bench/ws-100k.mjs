@@ -116,6 +116,8 @@ row("RSS without the GC", "rssPerSocketNoGc");
 row("V8 heap used after the GC", "heapPerSocket");
 row("V8 heap used without the GC", "heapPerSocketNoGc");
 row("V8 heap committed after the GC", "heapTotalPerSocket");
+row("  of it young generation (per process)", "newSpacePerSocket");
+row("RSS after the GC less young gen.", "rssPerSocketLessNewSpace");
 row("external after the GC", "externalPerSocket");
 row("  of it ArrayBuffers", "arrayBuffersPerSocket");
 row("rest of RSS (native: uWS, malloc)", "nativePerSocket");

@@ -549,20 +549,28 @@ function memoryPerSocket(before, idle) {
     externalPerSocket: external,
     arrayBuffersPerSocket: per((x) => x.after.arrayBuffers),
     nativePerSocket: rss - heapTotal - external,
+    newSpacePerSocket: per((x) => x.after.newSpace),
+    rssPerSocketLessNewSpace: rss - per((x) => x.after.newSpace),
   };
 }
 
 const medianMemory = (runs) =>
   Object.fromEntries(
     ["rssPerSocket", "rssPerSocketNoGc", "heapPerSocket", "heapPerSocketNoGc", "heapTotalPerSocket"]
-      .concat(["externalPerSocket", "arrayBuffersPerSocket", "nativePerSocket"])
+      .concat([
+        "externalPerSocket",
+        "arrayBuffersPerSocket",
+        "nativePerSocket",
+        "newSpacePerSocket",
+        "rssPerSocketLessNewSpace",
+      ])
       .map((k) => [k, med(runs, k)]),
   );
 
 const memoryLine = (m) =>
   `${kib(m.rssPerSocket)} KiB RSS/socket (without the GC ${kib(m.rssPerSocketNoGc)}); V8 heap used ` +
   `${kib(m.heapPerSocket)} KiB/socket (without the GC ${kib(m.heapPerSocketNoGc)}), heap committed ` +
-  `${kib(m.heapTotalPerSocket)}, external ${kib(m.externalPerSocket)} (ArrayBuffers ${kib(m.arrayBuffersPerSocket)}), ` +
+  `${kib(m.heapTotalPerSocket)} (of it young generation ${kib(m.newSpacePerSocket)}: a one-off per process), external ${kib(m.externalPerSocket)} (ArrayBuffers ${kib(m.arrayBuffersPerSocket)}), ` +
   `rest (native: uWS, malloc) ${kib(m.nativePerSocket)}`;
 const mergeCounts = (maps) => {
   const all = {};

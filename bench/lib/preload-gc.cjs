@@ -14,9 +14,19 @@ const WAIT_MS = 200;
 
 if (typeof global.gc !== "function") throw new Error("preload-gc.cjs needs node --expose-gc");
 
+const v8 = require("node:v8");
+
+/**
+ * `newSpace`: the young generation's committed bytes. V8 grows it (up to 2 ×
+ * 16 MiB semi-spaces) under allocation and a forced GC does not shrink it:
+ * a per-process step, not a per-socket cost. Whether it grew before or after
+ * the "before" reading moved RSS per socket by 1.7 KiB at 19,700 sockets
+ * (bench/README.md, ws-100k).
+ */
 const usage = () => {
   const m = process.memoryUsage();
   return {
+    newSpace: v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0,
     rss: m.rss,
     heapUsed: m.heapUsed,
     heapTotal: m.heapTotal,
