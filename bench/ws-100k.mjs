@@ -116,7 +116,7 @@ row("RSS without the GC", "rssPerSocketNoGc");
 row("V8 heap used after the GC", "heapPerSocket");
 row("V8 heap used without the GC", "heapPerSocketNoGc");
 row("V8 heap committed after the GC", "heapTotalPerSocket");
-row("  of it young generation (per process)", "newSpacePerSocket");
+row("  of it young gen. (per process)", "newSpacePerSocket");
 row("RSS after the GC less young gen.", "rssPerSocketLessNewSpace");
 row("external after the GC", "externalPerSocket");
 row("  of it ArrayBuffers", "arrayBuffersPerSocket");
