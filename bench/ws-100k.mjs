@@ -8,7 +8,11 @@
  * unprivileged bench cannot raise a hard limit (here it is 20,000:
  * /work/shared/stack-notes.md). So the count is min(BENCH_100K_SOCKETS,
  * hard limit − 300); the bench says so, and extrapolates to 100,000 from the
- * per-socket figure. The run itself is ws-bench's section 1 (one gateway,
+ * per-socket figure. Memory is read after a forced full GC in the server
+ * (lib/preload-gc.cjs, signalled by the bench; the service has no GC
+ * endpoint), before connecting and with every socket idle, RSS once it has
+ * settled; the figures as read without the GC are printed beside them, with
+ * the V8 heap and external memory per socket. The run itself is ws-bench's section 1 (one gateway,
  * then the echo; the same client processes and schedule), with:
  *
  *   BENCH_WS_SOCKETS   the count above
@@ -49,8 +53,9 @@ const intervalMs = Math.round((sockets / RATE) * 1000);
 log(
   `ws-100k: ${fmt(sockets, 0)} sockets on one gateway process` +
     (sockets < WANTED
-      ? ` (not ${fmt(WANTED, 0)}: the open-files hard limit here is ${fmt(hard, 0)} per process ` +
-        `and cannot be raised without privileges; the figures are per socket and extrapolated below)`
+      ? ` (not ${fmt(WANTED, 0)}: capped at the open-files hard limit here, ${fmt(hard, 0)} per process, less 300 ` +
+        "for the process's own files; an unprivileged process cannot raise a hard limit (prlimit: Operation not " +
+        "permitted); the figures are per socket and extrapolated below)"
       : "") +
     `; ${clients} client processes; each socket heartbeats every ${fmt(intervalMs / 1000, 2)} s (${fmt(RATE, 0)}/s)`,
 );
@@ -94,9 +99,31 @@ const worstP99 = Math.max(...gw.map((x) => x.p99Ms));
 const mib = (b) => fmt(b / 1024 / 1024, 0);
 log("");
 log(`ws-100k — ${fmt(sockets, 0)} authenticated mitra sockets on one gateway process, ${gw.length} run(s)`);
+const kib = (b) => fmt(b / 1024, 2);
+const runs = (xs, k) => xs.map((x) => kib(x[k])).join(", ");
+const row = (name, k) =>
+  log(
+    `    ${name.padEnd(34)}${kib(median(gw.map((x) => x[k]))).padStart(8)}${kib(median(echo.map((x) => x[k]))).padStart(8)}` +
+      `   runs: ${runs(gw, k)} | ${runs(echo, k)}`,
+  );
 log(
-  `  RSS per idle socket: gateway ${fmt(perSocket / 1024, 2)} KiB (runs: ${gw.map((x) => fmt(x.rssPerSocket / 1024, 2)).join(", ")}), ` +
-    `bare uWS echo ${fmt(echoPerSocket / 1024, 2)} KiB`,
+  `  memory per idle socket (KiB; a forced full GC in the server before each reading, the one before connecting ` +
+    "too, then RSS read every 0.5 s until it settles):",
+);
+log(`    ${"".padEnd(34)}${"gateway".padStart(8)}${"echo".padStart(8)}`);
+row("RSS after the GC (judged)", "rssPerSocket");
+row("RSS without the GC", "rssPerSocketNoGc");
+row("V8 heap used after the GC", "heapPerSocket");
+row("V8 heap used without the GC", "heapPerSocketNoGc");
+row("V8 heap committed after the GC", "heapTotalPerSocket");
+row("  of it young gen. (per process)", "newSpacePerSocket");
+row("RSS after the GC less young gen.", "rssPerSocketLessNewSpace");
+row("external after the GC", "externalPerSocket");
+row("  of it ArrayBuffers", "arrayBuffersPerSocket");
+row("rest of RSS (native: uWS, malloc)", "nativePerSocket");
+log(
+  `  RSS per socket after the GC, gateway/echo: ${fmt(perSocket / echoPerSocket, 2)}× ` +
+    `(runs: ${gw.map((x, i) => fmt(x.rssPerSocket / echo[i].rssPerSocket, 2)).join(", ")})`,
 );
 log(
   `  ack p99 at ${fmt(RATE, 0)} heartbeats/s: gateway ${gw.map((x) => fmt(x.p99Ms, 2)).join(", ")} ms, ` +
@@ -109,7 +136,7 @@ log(
     "machine, ≥ 4 loopback source addresses (~28,000 ephemeral ports each)",
 );
 log(
-  `  target: ≤ ${RSS_TARGET_BYTES / 1024} KiB RSS per socket → ${perSocket <= RSS_TARGET_BYTES ? "PASS" : "FAIL"}; ` +
+  `  target: ≤ ${RSS_TARGET_BYTES / 1024} KiB RSS per socket after a forced GC → ${perSocket <= RSS_TARGET_BYTES ? "PASS" : "FAIL"}; ` +
     `ack p99 < ${P99_TARGET_MS} ms at ${fmt(RATE, 0)}/s → ${worstP99 < P99_TARGET_MS ? "PASS" : "FAIL"} ` +
     `(worst ${fmt(worstP99, 2)} ms)` +
     (sockets < 100_000 ? `; measured at ${fmt(sockets, 0)} sockets, not 100,000` : ""),

@@ -39,6 +39,7 @@ import pg from "pg";
 import { runInterruptible } from "./lib/bench-lifecycle.mjs";
 import { BASE_ENV, openFilesLimit, startChild } from "./lib/child-service.mjs";
 import { topFrames } from "./lib/cpu-profile.mjs";
+import { forcedGc, GC_ARGS } from "./lib/forced-gc.mjs";
 import { debuggerUrlOf, profileDuring } from "./lib/inspector-profile.mjs";
 import { startIpcChild } from "./lib/ipc-child.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
@@ -173,11 +174,13 @@ async function cleanup() {
 /** `inspect`: with the inspector on a free port, for profileDuring (profile mode only). */
 async function startGateway({ inspect = false, stalls = false } = {}) {
   const args = [
+    ...GC_ARGS,
     ...(inspect ? ["--inspect=127.0.0.1:0"] : []),
     ...(stalls ? ["--import", STALL_WATCH_JS] : []),
     MAIN_JS,
   ];
   const stallLines = [];
+  const gc = forcedGc();
   const svc = track(
     startChild({
       name: "gateway",
@@ -198,7 +201,7 @@ async function startGateway({ inspect = false, stalls = false } = {}) {
         ...GATEWAY_ENV,
       },
       isReady: (j) => j.msg === "listening",
-      onLine: (j) => j.stall !== undefined && stallLines.push(j),
+      onLine: (j) => gc.onLine(j) || (j.stall !== undefined && stallLines.push(j)),
     }),
   );
   const l = await svc.ready;
@@ -212,6 +215,8 @@ async function startGateway({ inspect = false, stalls = false } = {}) {
     cpu: () => ({ at: performance.now(), cpuUs: processCpuUs(pid) }),
     wsUrl: `ws://127.0.0.1:${l.publicPort}/ws`,
     read: () => scrapeGateway(internalUrl),
+    /** Memory after a forced full GC (lib/forced-gc.mjs), RSS settled. */
+    readAfterGc: () => gc.read(pid),
     /** Stalls and GC pauses the watcher logged (BENCH_WS_STALLS=1), wall-clock ms. */
     stalls: () => stallLines.splice(0),
   };
@@ -219,13 +224,15 @@ async function startGateway({ inspect = false, stalls = false } = {}) {
 
 /** The bare uWS echo (baselines/echo-ws.mjs): JWT at the upgrade, then JSON.parse + ack; no Valkey. */
 async function startEcho() {
+  const gc = forcedGc();
   const svc = track(
     startChild({
       name: "echo baseline",
-      args: [ECHO_WS_JS],
+      args: [...GC_ARGS, ECHO_WS_JS],
       fdLimit: FD_LIMIT,
       env: { ...BASE_ENV, AUTH_JWT_SECRET: JWT_SECRET },
       isReady: (j) => j.listening === true,
+      onLine: (j) => gc.onLine(j),
     }),
   );
   const l = await svc.ready;
@@ -237,6 +244,7 @@ async function startEcho() {
     svc,
     cpu: () => ({ at: performance.now(), cpuUs: processCpuUs(pid) }),
     wsUrl: `ws://127.0.0.1:${l.port}/ws`,
+    readAfterGc: () => gc.read(pid),
     read: async () => {
       const s = await (await fetch(`${url}/stats`)).json();
       return {
@@ -383,7 +391,7 @@ async function openLoopRun(clients, tokens, r, run, { inspect = false, profile, 
     await closeAll(clients);
     await waitForSockets(gw, 0);
     await quiet(r, `${fmt(SOCKETS, 0)} sockets on the ${gw.name}, run ${run}/${RUNS}`);
-    const before = await gw.read();
+    const beforeGc = await gw.readAfterGc();
     const conn = await connectAll(clients, gw, tokens.slice(0, SOCKETS));
     await waitForSockets(gw, SOCKETS);
     await sleep(1000);
@@ -400,8 +408,8 @@ async function openLoopRun(clients, tokens, r, run, { inspect = false, profile, 
     }
     const scrapeMs = median(scrapeWallMs);
     const scrapeCpuUs = (gw.cpu().cpuUs - i1.cpuUs) / SCRAPES;
-    const rssPerSocket = (idle.rssBytes - before.rssBytes) / SOCKETS;
-    const heapPerSocket = (idle.heapBytes - before.heapBytes) / SOCKETS;
+    const idleGc = await gw.readAfterGc();
+    const mem = memoryPerSocket(beforeGc, idleGc);
     const idleCpuUsPerSecond = (i1.cpuUs - i0.cpuUs) / ((i1.at - i0.at) / 1000);
 
     // Socket g (dealt to client g % CLIENTS) sends at offset g/SOCKETS of the interval: evenly spread.
@@ -438,10 +446,10 @@ async function openLoopRun(clients, tokens, r, run, { inspect = false, profile, 
     const x = {
       connectMs: conn.ms,
       connectPerSecond: conn.perSecond,
-      rssBeforeBytes: before.rssBytes,
-      rssIdleBytes: idle.rssBytes,
-      rssPerSocket,
-      heapPerSocket,
+      rssBeforeBytes: beforeGc.rssBytes,
+      rssIdleBytes: idleGc.rssBytes,
+      rssReads: { before: beforeGc.rssReads, idle: idleGc.rssReads },
+      ...mem,
       idleCpuUsPerSecond,
       scrapeMs,
       scrapeCpuUs,
@@ -468,8 +476,8 @@ async function openLoopRun(clients, tokens, r, run, { inspect = false, profile, 
     };
     log(
       `  ${gw.name}: connected ${fmt(SOCKETS, 0)} in ${fmt(conn.ms / 1000, 2)} s (${fmt(conn.perSecond, 0)}/s); ` +
-        `RSS ${mib(before.rssBytes)} → ${mib(idle.rssBytes)} MiB idle: ${fmt(rssPerSocket / 1024, 2)} KiB/socket ` +
-        `(V8 heap ${fmt(heapPerSocket / 1024, 2)} KiB/socket); idle CPU ${fmt(idleCpuUsPerSecond, 0)} µs/s; ` +
+        `after a forced GC RSS ${mib(beforeGc.rssBytes)} → ${mib(idleGc.rssBytes)} MiB idle: ` +
+        `${memoryLine(mem)}; idle CPU ${fmt(idleCpuUsPerSecond, 0)} µs/s; ` +
         `a /metrics scrape took ${fmt(scrapeMs, 0)} ms (${fmt(scrapeCpuUs / 1000, 0)} ms of gateway CPU)`,
     );
     log(
@@ -517,6 +525,53 @@ function logStalls(x) {
 }
 
 const mib = (b) => fmt(b / 1024 / 1024, 1);
+const kib = (b) => fmt(b / 1024, 2);
+
+/**
+ * Per-socket memory between two forced-GC readings (lib/forced-gc.mjs), before
+ * connecting and with every socket idle. The judged figure is RSS after the GC;
+ * "no GC" is process.memoryUsage() just before it, what a reading gives when no
+ * GC happened to run since the connects (their garbage included). heapTotal is
+ * the V8 heap's committed pages (in RSS); external (ArrayBuffers included) is
+ * malloc'd; the rest of RSS is native (uWS sockets, malloc, code).
+ */
+function memoryPerSocket(before, idle) {
+  const per = (f) => (f(idle) - f(before)) / SOCKETS;
+  const rss = per((x) => x.rssBytes);
+  const heapTotal = per((x) => x.after.heapTotal);
+  const external = per((x) => x.after.external);
+  return {
+    rssPerSocket: rss,
+    rssPerSocketNoGc: per((x) => x.before.rss),
+    heapPerSocket: per((x) => x.after.heapUsed),
+    heapPerSocketNoGc: per((x) => x.before.heapUsed),
+    heapTotalPerSocket: heapTotal,
+    externalPerSocket: external,
+    arrayBuffersPerSocket: per((x) => x.after.arrayBuffers),
+    nativePerSocket: rss - heapTotal - external,
+    newSpacePerSocket: per((x) => x.after.newSpace),
+    rssPerSocketLessNewSpace: rss - per((x) => x.after.newSpace),
+  };
+}
+
+const medianMemory = (runs) =>
+  Object.fromEntries(
+    ["rssPerSocket", "rssPerSocketNoGc", "heapPerSocket", "heapPerSocketNoGc", "heapTotalPerSocket"]
+      .concat([
+        "externalPerSocket",
+        "arrayBuffersPerSocket",
+        "nativePerSocket",
+        "newSpacePerSocket",
+        "rssPerSocketLessNewSpace",
+      ])
+      .map((k) => [k, med(runs, k)]),
+  );
+
+const memoryLine = (m) =>
+  `${kib(m.rssPerSocket)} KiB RSS/socket (without the GC ${kib(m.rssPerSocketNoGc)}); V8 heap used ` +
+  `${kib(m.heapPerSocket)} KiB/socket (without the GC ${kib(m.heapPerSocketNoGc)}), heap committed ` +
+  `${kib(m.heapTotalPerSocket)} (of it young generation ${kib(m.newSpacePerSocket)}: a one-off per process), external ${kib(m.externalPerSocket)} (ArrayBuffers ${kib(m.arrayBuffersPerSocket)}), ` +
+  `rest (native: uWS, malloc) ${kib(m.nativePerSocket)}`;
 const mergeCounts = (maps) => {
   const all = {};
   for (const m of maps) for (const [k, v] of Object.entries(m ?? {})) all[k] = (all[k] ?? 0) + v;
@@ -784,11 +839,18 @@ function report(r) {
         `${o.reduce((n, x) => n + x.fallbacks, 0)} (all runs)`,
     );
     line(
-      `  RSS ${mib(med(o, "rssBeforeBytes"))} MiB before → ${mib(med(o, "rssIdleBytes"))} MiB with ${fmt(SOCKETS, 0)} ` +
-        `idle sockets: ${fmt(med(o, "rssPerSocket") / 1024, 2)} KiB per socket (runs: ` +
-        `${o.map((x) => fmt(x.rssPerSocket / 1024, 2)).join(", ")}); V8 heap used grew by ` +
-        `${fmt(med(o, "heapPerSocket") / 1024, 2)} KiB per socket (no GC forced)`,
+      `  RSS after a forced full GC ${mib(med(o, "rssBeforeBytes"))} MiB before → ${mib(med(o, "rssIdleBytes"))} MiB ` +
+        `with ${fmt(SOCKETS, 0)} idle sockets: ${kib(med(o, "rssPerSocket"))} KiB per socket (runs: ` +
+        `${o.map((x) => kib(x.rssPerSocket)).join(", ")}; without the GC: ${o.map((x) => kib(x.rssPerSocketNoGc)).join(", ")})`,
     );
+    line(`  where it sits, gateway: ${memoryLine(medianMemory(o))}`);
+    if (oe.length > 0) {
+      line(`  where it sits, echo:    ${memoryLine(medianMemory(oe))}`);
+      line(
+        `  RSS per socket after the GC, gateway/echo: ${times(ratio(med(o, "rssPerSocket"), med(oe, "rssPerSocket")))} ` +
+          `(runs: ${o.map((x, i) => times(ratio(x.rssPerSocket, oe[i]?.rssPerSocket))).join(", ")})`,
+      );
+    }
     line(
       `  one /metrics scrape with ${fmt(SOCKETS, 0)} sockets open: ${fmt(med(o, "scrapeMs"), 1)} ms, ` +
         `${fmt(med(o, "scrapeCpuUs") / 1000, 1)} ms of the gateway's CPU (median of ${SCRAPES}; ` +
