@@ -233,9 +233,10 @@ export function buildServices(d: CoreDeps) {
     async start(): Promise<void> {
       await revocations.start();
       await avail.deactivated.start();
-      for (const task of startTasks) await task();
-      // Seed Valkey before the listeners open, then keep it seeded on every reconnect.
+      // Seed Valkey before the listeners open and before the tasks that read it (the dashboard
+      // history's first sample would read an unseeded mirror and fall back), then keep it seeded.
       if (d.valkeyHealth?.state === "up") await scheduler.runNow("reseed");
+      for (const task of startTasks) await task();
       d.valkeyHealth?.on("up", () => void scheduler.runNow("reseed"));
       // A Valkey that lost its data without a reconnect (flushed, a replica promoted before it had it).
       avail.seed.onMissing(() => void scheduler.runNow("reseed"));

@@ -49,7 +49,8 @@ describe("a gateway killed with SIGKILL", () => {
       // No sweep may do the work in this test: only restored timers.
       ...QUIET_SWEEPS,
     };
-    const due = new Date(Date.now() + 12_000);
+    // Room for two process starts on a loaded machine (each took up to 10 s under a parallel suite).
+    const due = new Date(Date.now() + 25_000);
     const pending = await sessionDueAt("pending_payment", due);
     const active = await sessionDueAt("active", due);
 
@@ -66,7 +67,7 @@ describe("a gateway killed with SIGKILL", () => {
         const { rows } = await pool.query("SELECT 1 FROM chat_sessions WHERE status = 'ended'");
         return rows.length === 2;
       },
-      20_000,
+      35_000,
       100,
     );
     const endedSeenAt = Date.now();
