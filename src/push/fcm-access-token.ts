@@ -90,7 +90,7 @@ export class AccessTokenSource {
   async get(): Promise<string> {
     const cached = this.cached;
     if (cached && this.opts.now().getTime() < cached.refreshAtMs) return cached.token;
-    this.inFlight ??= this.fetch().finally(() => {
+    this.inFlight ??= this.fetchToken().finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
@@ -105,7 +105,7 @@ export class AccessTokenSource {
     if (this.cached?.token === token) this.cached = undefined;
   }
 
-  private async fetch(): Promise<string> {
+  private async fetchToken(): Promise<string> {
     const { account, timeoutMs, now } = this.opts;
     this.key ??= await importPKCS8(account.private_key, "RS256").catch(() => {
       throw new AccessTokenError("FCM service account private_key is not a PKCS#8 RSA key", false);
