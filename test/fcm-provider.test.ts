@@ -1,4 +1,5 @@
-import { writeFile } from "node:fs/promises";
+import { generateKeyPairSync } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FcmProvider, retryAfterMs } from "../src/push/fcm-provider.js";
@@ -181,6 +182,33 @@ describe("FCM provider against a fake FCM", () => {
     });
     expect(fake.heldCount).toBe(1);
     fake.release();
+  });
+
+  it("waits out a slow FCM that answers within the timeout", async () => {
+    const fcm = await provider({ timeoutMs: 2_000 });
+    fake.latencyMs = 150;
+    expect(await fcm.send(offer)).toEqual({ kind: "sent" });
+  });
+
+  it("fails when the token endpoint does not trust the key that signed the assertion", async () => {
+    const account = JSON.parse(await readFile(accountFile, "utf8")) as Record<string, unknown>;
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const forged = join(accountFile, "..", "forged.json");
+    await writeFile(
+      forged,
+      JSON.stringify({ ...account, private_key: privateKey.export({ type: "pkcs8", format: "pem" }) }),
+    );
+    const fcm = await FcmProvider.fromFile({
+      projectId: fake.projectId,
+      serviceAccountFile: forged,
+      apiUrl: fake.url,
+    });
+    expect(await fcm.send(offer)).toMatchObject({
+      kind: "failed",
+      reason: expect.stringContaining("invalid_grant"),
+    });
+    expect(fake.lastRefusal).toMatch(/signature/);
+    expect(fake.sendRequests).toBe(0);
   });
 
   it("asks for a retry when FCM is unreachable", async () => {
