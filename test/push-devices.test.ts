@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { revokeSessions } from "../src/auth/auth-sessions.js";
+import { loadUser } from "../src/auth/users.js";
 import { PUSH_TOKEN_MAX } from "../src/protocol/index.js";
 import { anonymousCustomer, type Pair } from "./support/auth.js";
 import type { TestGateway } from "./support/gateway.js";
@@ -46,14 +47,17 @@ async function rowsOf(where: { sid?: string; token?: string }): Promise<Row[]> {
   return rows;
 }
 
-/** A mitra signed in through the auth core: its token pair. */
-async function signedInMitra(): Promise<{ id: string; pair: Pair }> {
-  const id = await seedMitra(gw().pool);
-  const { loadUser } = await import("../src/auth/users.js");
+/** A new sign-in (auth session) of a mitra, through the auth core. */
+async function mitraSignIn(id: string): Promise<Pair> {
   const user = await loadUser(gw().pool, "mitra", id);
   if (!user) throw new Error("no such mitra");
-  const { pair } = await gw().gateway.services.auth.signIn(gw().pool, user.view);
-  return { id, pair: pair as Pair };
+  return (await gw().gateway.services.auth.signIn(gw().pool, user.view)).pair as Pair;
+}
+
+/** A seeded mitra, signed in. */
+async function signedInMitra(): Promise<{ id: string; pair: Pair }> {
+  const id = await seedMitra(gw().pool);
+  return { id, pair: await mitraSignIn(id) };
 }
 
 describe("push devices", () => {
@@ -163,9 +167,7 @@ describe("push devices", () => {
 
     it("logout-all removes the tokens of every session of the user", async () => {
       const me = await signedInMitra();
-      const { loadUser } = await import("../src/auth/users.js");
-      const user = await loadUser(gw().pool, "mitra", me.id);
-      const second = (await gw().gateway.services.auth.signIn(gw().pool, user!.view)).pair as Pair;
+      const second = await mitraSignIn(me.id);
       await register(me.pair.accessToken, { platform: "android", token: fcmToken() }, "mitra");
       await register(second.accessToken, { platform: "ios", token: fcmToken() }, "mitra");
       expect(await gw().gateway.services.devices.devicesOf("mitra", me.id)).toHaveLength(2);
