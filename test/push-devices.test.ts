@@ -120,6 +120,27 @@ describe("push devices", () => {
     expect(await rowsOf({ token })).toHaveLength(1);
   });
 
+  it("two sessions swapping their tokens at once both succeed, each token on one session", async () => {
+    const a = await anonymousCustomer(gw().publicUrl);
+    const b = await anonymousCustomer(gw().publicUrl);
+    const x = fcmToken();
+    const y = fcmToken();
+    for (let round = 0; round < 5; round++) {
+      const [ax, by] = round % 2 === 0 ? [x, y] : [y, x];
+      await Promise.all([
+        register(a.accessToken, { platform: "android", token: ax }),
+        register(b.accessToken, { platform: "android", token: by }),
+      ]);
+      const results = await Promise.all([
+        register(a.accessToken, { platform: "android", token: by }),
+        register(b.accessToken, { platform: "android", token: ax }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([204, 204]);
+      expect(await rowsOf({ token: x })).toHaveLength(1);
+      expect(await rowsOf({ token: y })).toHaveLength(1);
+    }
+  });
+
   it("DELETE /devices/current forgets this session's token only", async () => {
     const me = await anonymousCustomer(gw().publicUrl);
     const other = await anonymousCustomer(gw().publicUrl);

@@ -11,8 +11,12 @@ export interface PushDevice {
   token: string;
 }
 
-/** Two sessions registering one token at once: the loser retries and moves it (rare, bounded). */
+/**
+ * Two sessions registering one token at once (a unique violation), or two swapping tokens (a
+ * deadlock): the loser tries again and then moves the token. Rare, so a few tries are plenty.
+ */
 const REGISTER_TRIES = 3;
+const RETRYABLE = new Set(["23505", "40P01"]);
 
 /**
  * The push token of each auth session (contract §11): one per session, a token
@@ -33,7 +37,7 @@ export class DeviceStore {
         await this.registerOnce(principal, platform, token);
         return;
       } catch (err) {
-        if ((err as { code?: string }).code !== "23505" || attempt >= REGISTER_TRIES) throw err;
+        if (!RETRYABLE.has((err as { code?: string }).code ?? "") || attempt >= REGISTER_TRIES) throw err;
       }
     }
   }
