@@ -125,6 +125,20 @@ describe("changing a tunable", () => {
     expect(await stored()).toEqual(before);
   });
 
+  it("push_chat_preview is off by default, takes a boolean and refuses anything else", async () => {
+    expect((await getConfig()).body.push_chat_preview).toBe(false);
+    for (const value of ['"true"', "1", "0", "null", "[]"]) {
+      const res = await patchRaw(`{"push_chat_preview": ${value}}`);
+      expect({ value, ...errorOf(res) }).toEqual({ value, status: 400, code: "VALIDATION_FAILED" });
+      expect(res.body.error.issues.map((i: { path: string }) => i.path)).toEqual(["push_chat_preview"]);
+    }
+    const on = await patchConfig({ push_chat_preview: true });
+    expect(on.status).toBe(200);
+    expect(on.body.push_chat_preview).toBe(true);
+    expect((await stored()).push_chat_preview).toBe(true);
+    expect((await patchConfig({ push_chat_preview: false })).body.push_chat_preview).toBe(false);
+  });
+
   it("refuses a body that is not a JSON object, and one over 64 KiB, never with a 500", async () => {
     const before = await stored();
     for (const raw of ["{", "[]", "null", "3", '"otp_max_attempts"', '[{"otp_max_attempts":3}]', "\u0000"]) {
