@@ -154,18 +154,19 @@ export function buildServices(d: CoreDeps) {
     // Hourly, fixed: the contract names no variable for it (docs/idempotency.md).
     { name: "retention", cadenceSeconds: 3600, run: () => retention.run() },
   ];
+  const picker = new AvailablePicker({
+    ...d,
+    keys,
+    staleSeconds: stale,
+    verificationRequired: d.config.VERIFICATION_REQUIRED,
+    seed: avail.seed,
+  });
   const pairing = new Pairing({
     ...d,
     keys,
     appConfig,
     notifier,
-    picker: new AvailablePicker({
-      ...d,
-      keys,
-      staleSeconds: stale,
-      verificationRequired: d.config.VERIFICATION_REQUIRED,
-      seed: avail.seed,
-    }),
+    picker,
     race: new AcceptRace(d.valkey, keys, d.log, d.metrics),
     sessions: {
       createPending: (tx, p) => insertPendingSession(tx, p),
@@ -223,6 +224,7 @@ export function buildServices(d: CoreDeps) {
     notifier,
     avail,
     pairing,
+    picker,
     verifications,
     dashboardHistory,
     idempotency,

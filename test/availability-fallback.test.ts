@@ -75,7 +75,7 @@ describe("a Valkey that lost its data without a reconnect (flushed, a replica pr
     const fallbacksBefore = await fallbackCount(gw(1));
     // The same numbers, from Postgres: not 0 online, and pairing still finds the mitras.
     expect(await svc(gw(1)).availability.presenceCounts()).toEqual(before);
-    const picked = await gw(1).gateway.services.pairing["d"].picker.pick(50, []);
+    const picked = await gw(1).gateway.services.picker.pick(50, []);
     expect(picked).toEqual(expect.arrayContaining(ids));
     expect(await fallbackCount(gw(1))).toBeGreaterThan(fallbacksBefore);
 
