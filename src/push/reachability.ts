@@ -63,7 +63,8 @@ export class Reachability {
   /** Date.now() of the last successful lease renewal; older than LEASE_MS → unsure. */
   private liveAt = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly onUp = (): void => void this.renew().then(() => this.rewriteAll());
+  private renewing: Promise<boolean> | undefined;
+  private readonly onUp = (): void => void this.renewShared().then(() => this.rewriteAll());
 
   constructor(private readonly d: ReachabilityDeps) {
     if (d.valkey) defineScript(d.valkey, LEASE, new URL("./lua/reach-lease-1.lua", import.meta.url));
@@ -76,11 +77,11 @@ export class Reachability {
 
   async start(): Promise<void> {
     if (!this.d.valkey) return;
-    this.timer = setInterval(() => void this.renew(), LEASE_RENEW_MS);
+    this.timer = setInterval(() => void this.renewShared(), LEASE_RENEW_MS);
     this.timer.unref();
     // Valkey back (maybe empty, maybe after writes were lost): this process's users are written again.
     this.d.health?.on("up", this.onUp);
-    await this.renew();
+    await this.renewShared();
   }
 
   /** Gives up the lease, so the other processes push to this one's users at once. */
@@ -116,17 +117,25 @@ export class Reachability {
     } catch {
       return false;
     }
-    let reachable = false;
-    const dead: string[] = [];
-    for (const proc of Object.keys(procs)) {
-      // This process's own field is stale or about to go: the hub above is the truth here.
-      if (proc === this.procId) continue;
-      if (this.liveProcs.has(proc)) reachable = true;
-      else dead.push(proc);
-    }
+    const others = Object.keys(procs).filter((proc) => proc !== this.procId);
+    // This process's own field is stale or about to go: the hub above is the truth here.
+    if (others.some((proc) => this.liveProcs.has(proc))) return true;
+    if (others.length === 0) return false;
+    // A process missing from this one's view of the leases is dead, or younger than the view (a process
+    // started since the last renewal): the view is refreshed before its fields are called dead.
+    if (!(await this.renewShared())) return false;
+    if (others.some((proc) => this.liveProcs.has(proc))) return true;
     // Fields of processes whose lease ended: gone for good (a restart takes a new id).
-    if (dead.length > 0) valkey.hdel(key, ...dead).catch(() => {});
-    return reachable;
+    valkey.hdel(key, ...others).catch(() => {});
+    return false;
+  }
+
+  /** One renewal at a time, shared by every reader that needs a fresh view. */
+  private renewShared(): Promise<boolean> {
+    this.renewing ??= this.renew().finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
   }
 
   private flush(): void {
@@ -161,9 +170,10 @@ export class Reachability {
     p.exec().catch(failed);
   }
 
-  private async renew(): Promise<void> {
+  /** True when the view of the live processes is fresh from Valkey. */
+  private async renew(): Promise<boolean> {
     const { valkey, keys } = this.d;
-    if (!valkey) return;
+    if (!valkey) return false;
     try {
       const live = (await withTimeout(
         runScript(valkey, LEASE, [keys.reachProcs], [this.procId, LEASE_MS, "1"]),
@@ -171,8 +181,10 @@ export class Reachability {
       )) as string[];
       this.liveProcs = new Set(live);
       this.liveAt = Date.now();
+      return true;
     } catch (err) {
       this.d.log.debug({ err: (err as Error).message }, "reachability lease renewal failed");
+      return false;
     }
   }
 
