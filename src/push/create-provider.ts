@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
+import { FcmProvider } from "./fcm-provider.js";
 import { LogPushProvider } from "./log-provider.js";
 import type { PushProvider } from "./push-provider.js";
 
@@ -9,13 +10,24 @@ export type PushProviderConfig = Pick<
   "PUSH_PROVIDER" | "FCM_PROJECT_ID" | "FCM_SERVICE_ACCOUNT_FILE" | "FCM_API_URL" | "FCM_TOKEN_URL"
 >;
 
-/** PUSH_PROVIDER picks the provider: `log` (default) or `fcm`. */
-export function createPushProvider(config: PushProviderConfig, log: Logger): PushProvider {
+/**
+ * PUSH_PROVIDER picks the provider: `log` (default) or `fcm`. Async because
+ * FCM reads its service account here, at start: a bad file stops the boot
+ * instead of failing every push.
+ */
+export async function createPushProvider(config: PushProviderConfig, log: Logger): Promise<PushProvider> {
   switch (config.PUSH_PROVIDER) {
     case "log":
       return new LogPushProvider(log);
     case "fcm":
-      // The FCM HTTP v1 provider (src/push/fcm-provider.ts) plugs in here.
-      throw new Error("PUSH_PROVIDER=fcm: the FCM provider is not built into this version");
+      // config.ts refuses PUSH_PROVIDER=fcm without these two.
+      if (!config.FCM_PROJECT_ID || !config.FCM_SERVICE_ACCOUNT_FILE)
+        throw new Error("PUSH_PROVIDER=fcm needs FCM_PROJECT_ID and FCM_SERVICE_ACCOUNT_FILE");
+      return FcmProvider.fromFile({
+        projectId: config.FCM_PROJECT_ID,
+        serviceAccountFile: config.FCM_SERVICE_ACCOUNT_FILE,
+        apiUrl: config.FCM_API_URL,
+        tokenUrl: config.FCM_TOKEN_URL,
+      });
   }
 }

@@ -39,7 +39,7 @@ export function buildPushModule(d: PushModuleDeps) {
     cluster: d.config.valkeyMode.kind === "cluster",
   });
   const queue = new PushQueue(
-    createPushProvider(d.config, d.log),
+    undefined,
     d.devices,
     {
       sent: d.metrics.pushSent,
@@ -62,7 +62,10 @@ export function buildPushModule(d: PushModuleDeps) {
     reachability,
     queue,
     dispatcher,
-    start: (): Promise<void> => reachability.start(),
+    async start(): Promise<void> {
+      queue.useProvider(await createPushProvider(d.config, d.log));
+      await reachability.start();
+    },
     async stop(): Promise<void> {
       await queue.stop(QUEUE_DRAIN_MS);
       await reachability.stop();

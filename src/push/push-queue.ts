@@ -66,7 +66,8 @@ export class PushQueue {
   private readonly o: Required<PushQueueOptions>;
 
   constructor(
-    private readonly provider: PushProvider,
+    /** Undefined until `useProvider` (the provider is built at start): pushes wait in the queue meanwhile. */
+    private provider: PushProvider | undefined,
     private readonly devices: Pick<PushDevices, "deleteToken">,
     private readonly counters: PushCounters,
     private readonly log: Logger,
@@ -82,6 +83,11 @@ export class PushQueue {
       rememberLast: false,
       ...opts,
     };
+  }
+
+  useProvider(provider: PushProvider): void {
+    this.provider = provider;
+    this.pump();
   }
 
   get size(): number {
@@ -120,7 +126,7 @@ export class PushQueue {
     }
     this.idle = undefined;
     while (this.waiting.shift()) this.counters.dropped.inc();
-    await this.provider.close?.();
+    await this.provider?.close?.();
   }
 
   private makeRoom(): void {
@@ -135,7 +141,7 @@ export class PushQueue {
   }
 
   private pump(): void {
-    while (this.inFlight < this.o.concurrency) {
+    while (this.provider && this.inFlight < this.o.concurrency) {
       const job = this.waiting.shift();
       if (!job) break;
       this.inFlight++;
@@ -148,10 +154,11 @@ export class PushQueue {
   }
 
   private async attempt(job: Job): Promise<void> {
+    const provider = this.provider as PushProvider;
     job.tries++;
     let result: PushResult;
     try {
-      result = await this.sendWithTimeout(job.msg);
+      result = await this.sendWithTimeout(provider, job.msg);
     } catch (err) {
       // A provider must answer with a result; a throw is treated as a network error would be.
       result = { kind: "retry", reason: (err as Error).message };
@@ -169,19 +176,19 @@ export class PushQueue {
         return;
       case "failed":
         this.counters.failed.inc({ reason: "rejected" });
-        this.log.warn({ provider: this.provider.name, reason: result.reason }, "push failed");
+        this.log.warn({ provider: provider.name, reason: result.reason }, "push failed");
         return;
       case "retry":
-        this.retryLater(job, result);
+        this.retryLater(job, provider.name, result);
     }
   }
 
-  private retryLater(job: Job, result: { afterMs?: number; reason: string }): void {
+  private retryLater(job: Job, provider: string, result: { afterMs?: number; reason: string }): void {
     const afterMs = result.afterMs ?? 0;
     if (job.tries >= this.o.maxTries || afterMs > this.o.maxRetryAfterMs || this.stopped) {
       this.counters.failed.inc({ reason: "retries_exhausted" });
       this.log.warn(
-        { provider: this.provider.name, tries: job.tries, reason: result.reason },
+        { provider, tries: job.tries, reason: result.reason },
         "push given up",
       );
       return;
@@ -200,13 +207,13 @@ export class PushQueue {
     this.parked.set(job, timer);
   }
 
-  private sendWithTimeout(msg: PushMessage): Promise<PushResult> {
+  private sendWithTimeout(provider: PushProvider, msg: PushMessage): Promise<PushResult> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(
         () => resolve({ kind: "retry", reason: "provider did not answer in time" }),
         this.o.attemptTimeoutMs,
       );
-      this.provider.send(msg).then(
+      provider.send(msg).then(
         (r) => {
           clearTimeout(t);
           resolve(r);
