@@ -1,12 +1,12 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PushProvider } from "../src/push/push-provider.js";
-import { insertPendingSession } from "../src/sessions/session-store.js";
-import { anonymousCustomer, authHeader, type Pair, post } from "./support/auth.js";
+import { anonymousCustomer } from "./support/auth.js";
 import { type TestGateway, waitFor } from "./support/gateway.js";
 import { metricValue } from "./support/metrics.js";
 import { mitraToken, seedMitra } from "./support/mitras.js";
 import { everyoneOffline, setTunables } from "./support/pairing.js";
+import { chatPair, registerDevice } from "./support/push.js";
 import { QUIET_SWEEPS, stopOwnValkey, useGateways } from "./support/setup.js";
 import { WsClient, wsUrl } from "./support/ws-client.js";
 
@@ -34,16 +34,6 @@ async function socket(i: number, token: string): Promise<WsClient> {
   return ws;
 }
 
-async function registerDevice(side: "client" | "mitra", token: string, deviceToken: string): Promise<void> {
-  const res = await post(
-    gw(0).publicUrl,
-    `/api/${side}/devices`,
-    { platform: side === "mitra" ? "android" : "ios", token: deviceToken },
-    authHeader(token),
-  );
-  expect(res.status).toBeLessThan(300);
-}
-
 type Push = { platform: string; token: string; data: Record<string, string> };
 
 async function lastPush(i: number, userId: string): Promise<Push | undefined> {
@@ -64,27 +54,8 @@ async function pushableMitra(deviceToken: string): Promise<{ id: string; token: 
   const id = await seedMitra(gw(0).pool);
   await gw(0).gateway.services.avail.status.goOnline(id);
   const token = await mitraToken(gw(0), id);
-  await registerDevice("mitra", token, deviceToken);
+  await registerDevice(gw(0), "mitra", token, deviceToken);
   return { id, token };
-}
-
-/** An active chat session: a customer with a registered device and no socket, its mitra's socket on gateway `mitraOn`. */
-async function chatPair(deviceToken: string, mitraOn = 1) {
-  const customer: Pair = await anonymousCustomer(gw(0).publicUrl);
-  await registerDevice("client", customer.accessToken, deviceToken);
-  const mitraId = await seedMitra(gw(0).pool, { online: true, heartbeatAt: new Date() });
-  const s = gw(0).gateway.services;
-  let session = await insertPendingSession(gw(0).pool, {
-    customerId: customer.user.id,
-    mitraId,
-    pairingRequestId: null,
-    now: new Date(),
-    paymentTimeoutSeconds: 300,
-  });
-  await s.sessions.opened(session);
-  session = await s.sessions.confirmPayment({ userType: "customer", userId: customer.user.id }, session.id);
-  const mitraWs = await socket(mitraOn, await mitraToken(gw(0), mitraId));
-  return { customer, session, mitraWs };
 }
 
 describe("push to apps in the background", () => {
@@ -136,7 +107,8 @@ describe("push to apps in the background", () => {
   });
 
   it("a chat message to a customer whose socket closed is pushed without its text, and with it once the preview is on", async () => {
-    const { customer, session, mitraWs } = await chatPair("customer-device-1");
+    const { customer, session, mitraWs } = await chatPair(gw(0), "customer-device-1", gw(1));
+    sockets.push(mitraWs);
     const customerWs = await socket(0, customer.accessToken);
     await waitFor(async () => (await reachFields("customer", customer.user.id)).length === 1, 1000);
     await customerWs.close();
@@ -178,7 +150,8 @@ describe("push to apps in the background", () => {
     // Gateway 0: its queue is full, its frames and routes are measured (the last test pushes from gateway 1).
     const queue = gw(0).gateway.services.push.queue;
     const droppedBefore = await metricValue(gw(0).internalUrl, "halo_push_dropped_total");
-    const { session, mitraWs } = await chatPair("customer-device-2", 0);
+    const { session, mitraWs } = await chatPair(gw(0), "customer-device-2");
+    sockets.push(mitraWs);
     /** Chat frames (each also a push: the customer has no socket) and a public route, on gateway 0. */
     const traffic = async (round: string): Promise<number> => {
       const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -226,7 +199,8 @@ describe("push to apps in the background", () => {
   });
 
   it("with Valkey down, a user with a socket on another process is pushed anyway (push when unsure)", async () => {
-    const { customer, session, mitraWs } = await chatPair("customer-device-3");
+    const { customer, session, mitraWs } = await chatPair(gw(0), "customer-device-3", gw(1));
+    sockets.push(mitraWs);
     // The customer's socket is on gateway 0; the message is sent on gateway 1, which cannot ask Valkey.
     const customerWs = await socket(0, customer.accessToken);
     await waitFor(async () => (await reachFields("customer", customer.user.id)).length === 1, 1000);
