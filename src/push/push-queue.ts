@@ -187,10 +187,7 @@ export class PushQueue {
     const afterMs = result.afterMs ?? 0;
     if (job.tries >= this.o.maxTries || afterMs > this.o.maxRetryAfterMs || this.stopped) {
       this.counters.failed.inc({ reason: "retries_exhausted" });
-      this.log.warn(
-        { provider, tries: job.tries, reason: result.reason },
-        "push given up",
-      );
+      this.log.warn({ provider, tries: job.tries, reason: result.reason }, "push given up");
       return;
     }
     this.counters.retried.inc();
