@@ -51,6 +51,10 @@ describe("hash tags on a Valkey Cluster", () => {
     expect(accepted.type).toBe("ack");
     expect((await customer.ws.next("pairing.matched", 5000)).sessionId).toBe(accepted.sessionId);
 
+    // Push reachability: the customer's socket on gateway 0, seen from gateway 1 (HGETALL of its hash,
+    // the lease script); its first-socket write (HSET, PEXPIRE) ran when the socket opened.
+    expect(await gw(1).gateway.services.push.reachability.isReachable("customer", customer.id)).toBe(true);
+
     // The sweeps: SSCAN + MGET slices (auto-offline, heartbeat mirror), remove-stale-online-n,
     // set-heartbeat-if-newer-n, and the reseed again.
     for (const sweep of ["auto_offline", "heartbeat_mirror", "reseed"]) {
