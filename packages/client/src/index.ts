@@ -35,6 +35,7 @@ export {
   type KeyValueStorage,
   KeyValueTokenStore,
   MemoryTokenStore,
+  type PushDevice,
   type StoredSession,
   sessionFromPair,
   type TokenStore,
