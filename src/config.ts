@@ -131,6 +131,13 @@ export const configSchema = z
           ctx.addIssue({ code: "custom", message: `${o} is not an origin (scheme://host[:port], no path)` });
     }),
     MAIL_PROVIDER: z.enum(["log"]).default("log"),
+    /** Push to apps in the background (contract §11): `log` writes each push to the log. */
+    PUSH_PROVIDER: z.enum(["log", "fcm"]).default("log"),
+    FCM_PROJECT_ID: optionalString,
+    /** Path of the Google service-account JSON whose key signs the OAuth2 token requests. */
+    FCM_SERVICE_ACCOUNT_FILE: optionalString,
+    FCM_API_URL: z.url().default("https://fcm.googleapis.com"),
+    FCM_TOKEN_URL: z.url().default("https://oauth2.googleapis.com/token"),
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV === "production" && !c.AUTH_JWT_SECRET) {
@@ -152,6 +159,13 @@ export const configSchema = z
         path: ["VALKEY_CLUSTER_NODES"],
         message: "cannot be combined with VALKEY_URL",
       });
+    }
+    // Caught at start, not at the first push: a gateway that cannot push must not look healthy.
+    if (c.PUSH_PROVIDER === "fcm") {
+      for (const name of ["FCM_PROJECT_ID", "FCM_SERVICE_ACCOUNT_FILE"] as const) {
+        if (!c[name])
+          ctx.addIssue({ code: "custom", path: [name], message: "is required when PUSH_PROVIDER=fcm" });
+      }
     }
   });
 

@@ -17,6 +17,7 @@ import { AcceptRace } from "./pairing/accept-race.js";
 import { AvailablePicker } from "./pairing/available-picker.js";
 import { Pairing } from "./pairing/pairing.js";
 import { PAIRING_SWEEP_SECONDS, PairingSweep } from "./pairing/pairing-sweep.js";
+import { DeviceStore } from "./push/device-store.js";
 import { retryUntilDone } from "./retry-until-done.js";
 import { Chat } from "./sessions/chat.js";
 import { OverdueSessionsSweep } from "./sessions/overdue-sessions-sweep.js";
@@ -71,6 +72,8 @@ export function buildServices(d: CoreDeps) {
     now: d.now,
   });
   const appConfig = new AppConfigStore(d.pool);
+  /** Push tokens of signed-in devices (contract §11). */
+  const devices = new DeviceStore({ pool: d.pool, now: d.now });
   /** Frames to users, wherever they are connected; the WebSocket layer attaches delivery. */
   const notifier = new Notifier();
   const avail = buildAvailabilityModule({ ...d, keys, auth, pubsub });
@@ -216,6 +219,7 @@ export function buildServices(d: CoreDeps) {
     revocations,
     auth,
     appConfig,
+    devices,
     notifier,
     avail,
     pairing,

@@ -36,6 +36,9 @@ describe("configuration", () => {
       ENABLE_TEST_ROUTES: false,
       VERIFICATION_REQUIRED: false,
       MAIL_PROVIDER: "log",
+      PUSH_PROVIDER: "log",
+      FCM_API_URL: "https://fcm.googleapis.com",
+      FCM_TOKEN_URL: "https://oauth2.googleapis.com/token",
     });
     expect(c.valkeyMode).toEqual({ kind: "embedded" });
     expect(c.ccPublicUrl).toBe("http://127.0.0.1:8081/internal");
@@ -79,6 +82,21 @@ describe("configuration", () => {
     expect(badLines({ VALKEY_ONLINE_MIRROR_SWEEP_SECONDS: "7200" })[0]).toMatch(
       /^VALKEY_ONLINE_MIRROR_SWEEP_SECONDS: /,
     );
+  });
+
+  it("refuses PUSH_PROVIDER=fcm without the FCM project and service account", () => {
+    expect(
+      badLines({ PUSH_PROVIDER: "fcm" })
+        .map((l) => l.split(":")[0])
+        .sort(),
+    ).toEqual(["FCM_PROJECT_ID", "FCM_SERVICE_ACCOUNT_FILE"]);
+    expect(badLines({ PUSH_PROVIDER: "apns" }).map((l) => l.split(":")[0])).toEqual(["PUSH_PROVIDER"]);
+    const c = loadConfig({
+      PUSH_PROVIDER: "fcm",
+      FCM_PROJECT_ID: "halo",
+      FCM_SERVICE_ACCOUNT_FILE: "/run/sa.json",
+    });
+    expect(c).toMatchObject({ PUSH_PROVIDER: "fcm", FCM_PROJECT_ID: "halo" });
   });
 
   it("requires AUTH_JWT_SECRET in production", () => {

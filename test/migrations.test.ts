@@ -14,6 +14,7 @@ const TABLES = [
   "mitra_status_log",
   "mitras",
   "otp_requests",
+  "push_devices",
   "refresh_tokens",
   "verifications",
 ];
@@ -53,7 +54,9 @@ describe("migrations", () => {
     await migrate(db.url);
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
-    const { rows } = await c.query<{ key: string; value: number }>("SELECT key, value FROM app_config");
+    const { rows } = await c.query<{ key: string; value: number | boolean }>(
+      "SELECT key, value FROM app_config",
+    );
     await c.end();
     const cfg = Object.fromEntries(rows.map((r) => [r.key, r.value]));
     expect(cfg).toMatchObject({
@@ -68,6 +71,7 @@ describe("migrations", () => {
       pairing_offer_ttl_seconds: 30,
       pairing_max_wait_seconds: 120,
       payment_timeout_seconds: 300,
+      push_chat_preview: false,
     });
   });
 

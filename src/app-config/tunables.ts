@@ -27,4 +27,5 @@ export const DEFAULT_TUNABLES: Tunables = {
   pairing_max_wait_seconds: 120,
   session_minutes: 30,
   payment_timeout_seconds: 300,
+  push_chat_preview: false,
 };

@@ -21,7 +21,14 @@ export async function createAuthSession(
   return (rows[0] as { id: string }).id;
 }
 
-/** Revokes the given sessions (those not already revoked); returns the sids it revoked. */
+/*
+ * Every revocation (logout, logout-all, refresh-token reuse, deactivation, a password change) goes
+ * through the two functions below. Each is one statement whose data-modifying CTE also deletes the
+ * revoked sessions' push tokens (contract §11), so no push can reach a device signed out a moment
+ * before, and no caller can revoke and forget the tokens.
+ */
+
+/** Revokes the given sessions (those not already revoked) and drops their push tokens; returns the sids it revoked. */
 export async function revokeSessions(
   db: Queryable | Pool,
   sids: string[],
@@ -30,14 +37,19 @@ export async function revokeSessions(
 ): Promise<string[]> {
   if (sids.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
-    `UPDATE auth_sessions SET revoked_at = $2, revoke_reason = $3
-     WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL RETURNING id`,
+    `WITH revoked AS (
+       UPDATE auth_sessions SET revoked_at = $2, revoke_reason = $3
+       WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL RETURNING id
+     ), devices AS (
+       DELETE FROM push_devices WHERE auth_session_id IN (SELECT id FROM revoked)
+     )
+     SELECT id FROM revoked`,
     [sids, now, reason],
   );
   return rows.map((r) => r.id);
 }
 
-/** Revokes every live session of a user, except `keepSid` if given; returns the sids it revoked. */
+/** Revokes every live session of a user, except `keepSid` if given, and drops their push tokens; returns the sids it revoked. */
 export async function revokeUserSessions(
   db: Queryable | Pool,
   userType: UserType,
@@ -47,9 +59,14 @@ export async function revokeUserSessions(
   keepSid?: string,
 ): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `UPDATE auth_sessions SET revoked_at = $3, revoke_reason = $4
-     WHERE user_type = $1 AND user_id = $2 AND revoked_at IS NULL AND ($5::uuid IS NULL OR id <> $5::uuid)
-     RETURNING id`,
+    `WITH revoked AS (
+       UPDATE auth_sessions SET revoked_at = $3, revoke_reason = $4
+       WHERE user_type = $1 AND user_id = $2 AND revoked_at IS NULL AND ($5::uuid IS NULL OR id <> $5::uuid)
+       RETURNING id
+     ), devices AS (
+       DELETE FROM push_devices WHERE auth_session_id IN (SELECT id FROM revoked)
+     )
+     SELECT id FROM revoked`,
     [userType, userId, now, reason, keepSid ?? null],
   );
   return rows.map((r) => r.id);

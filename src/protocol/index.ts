@@ -8,6 +8,7 @@ export * from "./auth-schemas.js";
 export * from "./availability-schemas.js";
 export * from "./client-frames.js";
 export * from "./common.js";
+export * from "./device-schemas.js";
 export * from "./errors.js";
 export * from "./internal-routes.js";
 export * from "./operator-schemas.js";

@@ -64,6 +64,8 @@ export const tunablesSchema = z.object({
   pairing_max_wait_seconds: int(5, 3600),
   session_minutes: int(1, 1440),
   payment_timeout_seconds: int(10, 86400),
+  /** Whether a chat push carries the message text (contract §11); off, a push names the message only. */
+  push_chat_preview: z.boolean(),
 });
 
 /** Any subset of the tunables; an unknown key is VALIDATION_FAILED naming it. */

@@ -13,6 +13,7 @@ import {
 } from "./auth-schemas.js";
 import { availabilitySchema, onlineStateSchema } from "./availability-schemas.js";
 import { emptyAnswerSchema, noFieldsSchema, uuidSchema } from "./common.js";
+import { deviceBodySchema } from "./device-schemas.js";
 import type { RouteSpec } from "./route-spec.js";
 import {
   extendBodySchema,
@@ -83,6 +84,36 @@ function sessionRoutes(side: "client" | "mitra"): RouteSpec[] {
       query: messagesQuerySchema,
       answers: { 200: messagePageSchema },
       errors: ["NOT_FOUND"],
+    },
+  ];
+}
+
+/** A signed-in device's push token (contract §11): one per auth session. */
+function deviceRoutes(side: "client" | "mitra"): RouteSpec[] {
+  const auth = side === "client" ? customer : mitra;
+  const tag = "push";
+  return [
+    {
+      ...pub,
+      tag,
+      method: "POST",
+      path: `/api/${side}/devices`,
+      summary:
+        "Register this session's push token (a new one replaces it; a token registered by another session moves here)",
+      auth,
+      body: deviceBodySchema,
+      answers: { 204: null },
+      errors: [],
+    },
+    {
+      ...pub,
+      tag,
+      method: "DELETE",
+      path: `/api/${side}/devices/current`,
+      summary: "Forget this session's push token (logout and revocations forget it too)",
+      auth,
+      answers: { 204: null },
+      errors: [],
     },
   ];
 }
@@ -321,4 +352,6 @@ export const PUBLIC_ROUTES: readonly RouteSpec[] = [
   },
   ...sessionRoutes("client"),
   ...sessionRoutes("mitra"),
+  ...deviceRoutes("client"),
+  ...deviceRoutes("mitra"),
 ];

@@ -8,6 +8,7 @@ import { registerCcMitraRoutes } from "./cc-mitra-routes.js";
 import { registerCcSessionRoutes } from "./cc-session-routes.js";
 import { registerControlCenterRoutes } from "./control-center-routes.js";
 import { registerCustomerAuthRoutes } from "./customer-auth-routes.js";
+import { registerDeviceRoutes } from "./device-routes.js";
 import { registerMitraAuthRoutes } from "./mitra-auth-routes.js";
 import { registerMitraStatusRoutes } from "./mitra-status-routes.js";
 import { registerPairingRoutes } from "./pairing-routes.js";
@@ -30,6 +31,7 @@ export function registerRoutes(publicRouter: Router, internalRouter: Router, s: 
   registerControlCenterRoutes(internalRouter);
   registerCcSessionRoutes(internalRouter, s);
   registerSessionRoutes(publicRouter, s);
+  registerDeviceRoutes(publicRouter, s);
   registerCcMitraRoutes(internalRouter, s);
   registerCcConfigRoutes(internalRouter, s);
   registerApiDocsRoutes(internalRouter);
