@@ -154,6 +154,28 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120],
       registers: [registry],
     }),
+    // Push delivery (contract §11, src/push/push-queue.ts).
+    pushSent: new Counter({
+      name: "halo_push_sent_total",
+      help: "Pushes the provider accepted",
+      registers: [registry],
+    }),
+    pushFailed: new Counter({
+      name: "halo_push_failed_total",
+      help: "Pushes given up: unregistered token (deleted), rejected by the provider, retries exhausted",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    pushRetried: new Counter({
+      name: "halo_push_retried_total",
+      help: "Push attempts tried again after a 429, a 5xx or a network error",
+      registers: [registry],
+    }),
+    pushDropped: new Counter({
+      name: "halo_push_dropped_total",
+      help: "Pushes dropped unsent: the oldest when the queue was full, or left at shutdown",
+      registers: [registry],
+    }),
   };
 }
 

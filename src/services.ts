@@ -18,6 +18,7 @@ import { AvailablePicker } from "./pairing/available-picker.js";
 import { Pairing } from "./pairing/pairing.js";
 import { PAIRING_SWEEP_SECONDS, PairingSweep } from "./pairing/pairing-sweep.js";
 import { DeviceStore } from "./push/device-store.js";
+import { buildPushModule } from "./push/push-module.js";
 import { retryUntilDone } from "./retry-until-done.js";
 import { Chat } from "./sessions/chat.js";
 import { OverdueSessionsSweep } from "./sessions/overdue-sessions-sweep.js";
@@ -76,6 +77,8 @@ export function buildServices(d: CoreDeps) {
   const devices = new DeviceStore({ pool: d.pool, now: d.now });
   /** Frames to users, wherever they are connected; the WebSocket layer attaches delivery. */
   const notifier = new Notifier();
+  /** Frames of a user with no socket on any process become pushes to its devices (contract §11). */
+  const push = buildPushModule({ ...d, keys, appConfig, notifier, devices });
   const avail = buildAvailabilityModule({ ...d, keys, auth, pubsub });
   const stale = d.config.HEARTBEAT_STALE_SECONDS;
   const autoOffline = new AutoOffline({
@@ -209,6 +212,8 @@ export function buildServices(d: CoreDeps) {
   stopTasks.push(() => claimOwner.stop());
   startTasks.push(async () => dashboardHistory.start());
   stopTasks.push(() => dashboardHistory.stop());
+  startTasks.push(() => push.start());
+  stopTasks.push(() => push.stop());
 
   return {
     ...d,
@@ -220,6 +225,7 @@ export function buildServices(d: CoreDeps) {
     auth,
     appConfig,
     devices,
+    push,
     notifier,
     avail,
     pairing,

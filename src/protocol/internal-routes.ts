@@ -36,6 +36,8 @@ import {
   testMailSchema,
   testOtpQuerySchema,
   testOtpSchema,
+  testPushQuerySchema,
+  testPushSchema,
 } from "./ops-schemas.js";
 import type { RouteSpec } from "./route-spec.js";
 import { operatorSessionListQuerySchema, operatorSessionListSchema } from "./session-schemas.js";
@@ -156,6 +158,18 @@ export const INTERNAL_ROUTES: readonly RouteSpec[] = [
     auth: anyone,
     query: testMailQuerySchema,
     answers: { 200: testMailSchema },
+    errors: ["NOT_FOUND"],
+  },
+  {
+    ...int,
+    tag: "test",
+    testOnly: true,
+    method: "GET",
+    path: "/internal/_test/push",
+    summary: "The last push this process sent to a user",
+    auth: anyone,
+    query: testPushQuerySchema,
+    answers: { 200: testPushSchema },
     errors: ["NOT_FOUND"],
   },
   {

@@ -27,5 +27,13 @@ export const seededMitraSchema = z.object({ id: uuidSchema });
 export const testOtpQuerySchema = z.object({ phone: z.string() });
 export const testOtpSchema = z.object({ code: z.string() });
 
+export const testPushQuerySchema = z.object({ userId: uuidSchema });
+/** The last push sent to a user (contract §11): data-only, string values. */
+export const testPushSchema = z.object({
+  platform: z.enum(["android", "ios"]),
+  token: z.string(),
+  data: z.record(z.string(), z.string()),
+});
+
 export const testMailQuerySchema = z.object({ to: withoutNul(z.string().trim().min(1).max(320)) });
 export const testMailSchema = z.object({ link: z.string() });

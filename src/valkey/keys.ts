@@ -49,6 +49,14 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     /** Held around the provider call that mints a mitra's first (or next, after a denial) verification. */
     verificationCreateLock: (mitraId: string) => `${prefix}verification:create-lock:${mitraId}`,
 
+    // --- push reachability (owned by src/push/reachability.ts) ---
+    // Single-key commands and one single-key script only, so no hash tag: a user's hash lands in its own
+    // slot (spread over the cluster) and the one lease set in another.
+    /** HASH: process id → 1 for each process holding a socket of this user (customers and mitras). */
+    reachUser: (userType: string, userId: string) => `${prefix}reach:user:${userType}:${userId}`,
+    /** ZSET: process id scored by the epoch ms its lease ends (renewed every few seconds). */
+    reachProcs: `${prefix}reach:procs`,
+
     // --- pub/sub channels (owned by src/valkey/pubsub) ---
     // Shard channels (SPUBLISH/SSUBSCRIBE): a message travels to the one node
     // that owns the channel's slot, instead of being broadcast over the whole

@@ -33,6 +33,12 @@ export class SocketHub {
   private tick: NodeJS.Timeout | undefined;
   /** Where the housekeeping pass over the sockets stands. */
   private pass: Iterator<Ws> = this.sockets.values();
+  /**
+   * Told when a user's first socket on this process opens and its last one
+   * closes (push reachability, src/push/reachability.ts): once per user, not
+   * per socket or per frame.
+   */
+  onUserPresence: ((userType: UserType, userId: string, present: boolean) => void) | undefined;
   /** Set by a graceful close: sockets close as soon as their taken frames are answered. */
   private draining: { code: number; reason: string; done: () => void } | undefined;
 
@@ -65,7 +71,9 @@ export class SocketHub {
     const { user, group } = topicsOf(d);
     // A user's own topic is not a uWS topic: as one it cost ~0.42 KiB per socket (a topic of its own in
     // uWS's tree, measured on 8,000 sockets: 1.49 vs 1.07 KiB each), for one or two subscribers.
+    const first = !this.byTopic.has(user);
     this.byTopic.add(user, ws);
+    if (first) this.onUserPresence?.(d.userType, d.userId, true);
     ws.subscribe(group);
     this.byTopic.add(group, ws);
     this.metrics.sockets.inc({ user_type: d.userType });
@@ -80,6 +88,7 @@ export class SocketHub {
     const { user, group } = topicsOf(d);
     this.byTopic.delete(user, ws);
     this.byTopic.delete(group, ws);
+    if (!this.byTopic.has(user)) this.onUserPresence?.(d.userType, d.userId, false);
     this.metrics.sockets.dec({ user_type: d.userType });
     this.perType.set(d.userType, (this.perType.get(d.userType) ?? 1) - 1);
   }
@@ -154,6 +163,11 @@ export class SocketHub {
   /** Sends `frame` to this process's sockets of one user, without the cross-process fan-out. */
   sendToUser(userType: UserType, userId: string, frame: string): void {
     this.publish(topicOf({ kind: "user", userType, userId }), frame);
+  }
+
+  /** Whether this user has a socket on this process. */
+  hasUser(userType: UserType, userId: string): boolean {
+    return this.byTopic.has(topicOf({ kind: "user", userType, userId }));
   }
 
   countOf(userType: UserType): number {
@@ -301,6 +315,10 @@ class SocketIndex {
       cur.delete(ws);
       if (cur.size === 0) this.map.delete(key);
     }
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
   }
 
   /** A copy: callers close sockets while they walk it. */

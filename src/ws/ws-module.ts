@@ -36,6 +36,16 @@ export function buildWsLayer(s: Services, publicApp: TemplatedApp, internalApp: 
     allowedOrigins: new Set(s.config.CC_ORIGINS),
   });
   const onRevoked = (sids: string[]) => hub.revoke(sids);
+  // Push reachability: a user's first and last socket here, and "has a socket here" without Valkey.
+  hub.onUserPresence = (userType, userId, present) =>
+    s.push.reachability.userPresent(userType, userId, present);
+  s.push.reachability.attachLocal({
+    has: (userType, userId) => hub.hasUser(userType, userId),
+    users: () =>
+      (["customer", "mitra"] as const).flatMap((userType) =>
+        hub.usersOf(userType).map((userId) => ({ userType, userId })),
+      ),
+  });
   s.notifier.attach((userType, userId, frame) => fanout.send({ kind: "user", userType, userId }, frame));
 
   return {

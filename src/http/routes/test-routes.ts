@@ -2,6 +2,7 @@ import { notFound } from "../../errors.js";
 import { presence } from "../../mirror/mitra-status.js";
 import {
   testOtpQuerySchema as otpQuery,
+  testPushQuerySchema as pushQuery,
   seedMitraBodySchema as seedMitraBody,
 } from "../../protocol/index.js";
 import type { Services } from "../../services.js";
@@ -60,5 +61,11 @@ export function registerTestRoutes(router: Router, s: Services): void {
     const code = otp.provider.lastCode(phone);
     if (code === undefined) throw notFound("No code was sent to this phone by this process");
     return { status: 200, body: { code } };
+  });
+
+  router.get("/internal/_test/push", (req) => {
+    const push = s.push.queue.lastPushTo(parseQuery(req, pushQuery).userId);
+    if (push === undefined) throw notFound("No push was sent to this user by this process");
+    return { status: 200, body: { platform: push.platform, token: push.token, data: push.data } };
   });
 }
