@@ -288,3 +288,58 @@ describe("resumeFromPush", () => {
     expect(customer.socket.connectAttempts).toBe(0);
   });
 });
+
+/** The last push the gateway sent to `userId` (the `log` provider, through the test route), once there is one. */
+async function lastPush(
+  userId: string,
+  type: string,
+): Promise<{ token: string; data: Record<string, string> }> {
+  let found: { token: string; data: Record<string, string> } | undefined;
+  await waitFor(async () => {
+    const res = await fetch(`${gw().internalUrl}/internal/_test/push?userId=${encodeURIComponent(userId)}`);
+    if (res.status !== 200) return false;
+    const push = (await res.json()) as { token: string; data: Record<string, string> };
+    if (push.data.type !== type) return false;
+    found = push;
+    return true;
+  }, 3000);
+  return found as { token: string; data: Record<string, string> };
+}
+
+describe("end to end: the gateway's push, then resumeFromPush with its data", () => {
+  it("a chat message to a backgrounded customer: a push without text, then the message once", async () => {
+    const { customer, mitra, sessionId } = await paidSession();
+    const d = device();
+    await customer.registerDevice(d);
+    const conversation = customer.conversation(sessionId);
+    await conversation.catchUp();
+    customer.close();
+    const sent = await mitra.conversation(sessionId).send("are you there?");
+    const push = await lastPush((await customer.auth.user())?.id as string, "chat.message");
+    expect(push).toEqual({
+      platform: "android",
+      token: d.token,
+      data: { type: "chat.message", sessionId, messageId: sent.id },
+    });
+    await customer.resumeFromPush(push.data);
+    expect(conversation.messages.map((m) => m.text)).toEqual(["are you there?"]);
+  });
+
+  it("an offer to a backgrounded mitra: a push with expiresAt, then the offer as a pairing.offer event", async () => {
+    const mitra = await sdkMitra(gw().internalUrl, gw().publicUrl);
+    await mitra.client.socket.connect();
+    await mitra.client.goOnline();
+    await mitra.client.registerDevice(device("ios"));
+    const offers: string[] = [];
+    mitra.client.socket.on("pairing.offer", (o) => offers.push(o.requestId));
+    mitra.client.close();
+    const customer = await sdkCustomer(gw().publicUrl);
+    await customer.socket.connect();
+    const requestId = await customer.requestPairing().requestId;
+    const push = await lastPush(mitra.id, "pairing.offer");
+    expect(push.data).toEqual({ type: "pairing.offer", requestId, expiresAt: expect.any(String) });
+    await mitra.client.resumeFromPush(push.data);
+    await waitFor(() => offers.length === 1, 3000);
+    expect(offers).toEqual([requestId]);
+  });
+});
