@@ -3,8 +3,8 @@ import { ClientCode, HaloError, SESSION_ENDING_CODES } from "./errors.js";
 import type { CallOptions, HaloHttp } from "./http.js";
 import type { OtpRequested, TokenPair, User, UserType } from "./protocol.js";
 import {
+  type KeptPushDevice,
   MemoryTokenStore,
-  type PushDevice,
   type StoredSession,
   sessionFromPair,
   type TokenStore,
@@ -193,7 +193,7 @@ export class HaloAuth extends Emitter<AuthEvents> implements AccessTokenSource {
   }
 
   /** The push token kept with this session (see StoredSession.pushDevice), or null. */
-  async pushDevice(): Promise<(PushDevice & { registered: boolean }) | null> {
+  async pushDevice(): Promise<KeptPushDevice | null> {
     return (await this.current())?.pushDevice ?? null;
   }
 
@@ -202,7 +202,7 @@ export class HaloAuth extends Emitter<AuthEvents> implements AccessTokenSource {
    * `epoch`; nothing when that session is over, so a registration finishing
    * after a logout leaves no trace.
    */
-  async keepPushDevice(device: (PushDevice & { registered: boolean }) | null, epoch: number): Promise<void> {
+  async keepPushDevice(device: KeptPushDevice | null, epoch: number): Promise<void> {
     await this.current();
     // Read after the await: a refresh may have replaced the session meanwhile.
     const s = this.session;

@@ -32,6 +32,7 @@ export { type RetryOptions, retrying } from "./retry.js";
 export { SessionsApi } from "./sessions.js";
 export { HaloSocket, type SocketEvents, type SocketOptions, type SocketState } from "./socket.js";
 export {
+  type KeptPushDevice,
   type KeyValueStorage,
   KeyValueTokenStore,
   MemoryTokenStore,

@@ -15,13 +15,18 @@ export interface StoredSession {
    * this session carries it with `registered: false` (the new session does
    * not have it yet); the end of the session drops it.
    */
-  pushDevice?: PushDevice & { registered: boolean };
+  pushDevice?: KeptPushDevice;
 }
 
 /** A push token, as the app's push library (FCM) gave it. */
 export interface PushDevice {
   platform: "android" | "ios";
   token: string;
+}
+
+/** A push token kept with the session: `registered` once the gateway has it for this session. */
+export interface KeptPushDevice extends PushDevice {
+  registered: boolean;
 }
 
 /**
