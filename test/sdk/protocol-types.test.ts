@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { CloseCode, SESSION_ENDING_CODES } from "../../packages/client/src/node.js";
 import type * as Sdk from "../../packages/client/src/protocol.js";
+import type { PushDevice } from "../../packages/client/src/token-store.js";
 import type { ClientFrameType, ServerFrameType } from "../../src/protocol/index.js";
 import {
   CLIENT_FRAME_TYPES,
   CLOSE_CODES,
+  type deviceBodySchema,
   ERROR_CODES,
   SERVER_FRAME_TYPES,
 } from "../../src/protocol/index.js";
@@ -32,6 +35,8 @@ check<Fits<P.ErrorFrame, Sdk.ErrorFrame>>();
 check<Same<P.SessionStatus, Sdk.SessionStatus>>();
 check<Same<P.EndReason, Sdk.EndReason>>();
 check<Same<P.PairingFailReason, Sdk.PairingFailReason>>();
+// The body of POST …/devices (contract §11).
+check<Same<PushDevice, z.infer<typeof deviceBodySchema>>>();
 
 // Every server frame but ack/error is an SDK event of the same shape.
 check<Same<Exclude<ServerFrameType, "ack" | "error">, Sdk.ServerEventType>>();

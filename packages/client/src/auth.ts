@@ -2,7 +2,13 @@ import { Emitter } from "./emitter.js";
 import { ClientCode, HaloError, SESSION_ENDING_CODES } from "./errors.js";
 import type { CallOptions, HaloHttp } from "./http.js";
 import type { OtpRequested, TokenPair, User, UserType } from "./protocol.js";
-import { MemoryTokenStore, type StoredSession, sessionFromPair, type TokenStore } from "./token-store.js";
+import {
+  type KeptPushDevice,
+  MemoryTokenStore,
+  type StoredSession,
+  sessionFromPair,
+  type TokenStore,
+} from "./token-store.js";
 
 export interface AuthOptions {
   http: HaloHttp;
@@ -166,15 +172,44 @@ export class HaloAuth extends Emitter<AuthEvents> implements AccessTokenSource {
     const started = this.now();
     const pair = await this.http.request<TokenPair>("POST", path, { body, ...(token ? { token } : {}) });
     this.generation++;
-    return this.keep(sessionFromPair(pair, started));
+    return this.keep(sessionFromPair(pair, started), true);
   }
 
-  private async keep(session: StoredSession): Promise<StoredSession> {
+  private async keep(session: StoredSession, signedIn = false): Promise<StoredSession> {
+    const device = this.session?.pushDevice;
+    if (device) session.pushDevice = signedIn ? { ...device, registered: false } : device;
     this.session = session;
     this.version++;
     await this.store.save(session);
     this.emit("tokens", session);
     return session;
+  }
+
+  // ---- the push device ---------------------------------------------------------------------------
+
+  /** Bumped by every sign-in and sign-out: what was done for one session is not taken for another's. */
+  get sessionEpoch(): number {
+    return this.generation;
+  }
+
+  /** The push token kept with this session (see StoredSession.pushDevice), or null. */
+  async pushDevice(): Promise<KeptPushDevice | null> {
+    return (await this.current())?.pushDevice ?? null;
+  }
+
+  /**
+   * Keeps (or with null, forgets) the push token with the session of
+   * `epoch`; nothing when that session is over, so a registration finishing
+   * after a logout leaves no trace.
+   */
+  async keepPushDevice(device: KeptPushDevice | null, epoch: number): Promise<void> {
+    await this.current();
+    // Read after the await: a refresh may have replaced the session meanwhile.
+    const s = this.session;
+    if (!s || epoch !== this.generation) return;
+    const { pushDevice: _old, ...rest } = s;
+    this.session = device ? { ...rest, pushDevice: device } : rest;
+    await this.store.save(this.session);
   }
 
   // ---- refresh ---------------------------------------------------------------------------------
@@ -360,6 +395,7 @@ export class HaloAuth extends Emitter<AuthEvents> implements AccessTokenSource {
   }
 }
 
-const side = (userType: string): "client" | "mitra" => (userType === "mitra" ? "mitra" : "client");
+/** The path segment of a user type's own routes (`/api/client/…` or `/api/mitra/…`). */
+export const side = (userType: string): "client" | "mitra" => (userType === "mitra" ? "mitra" : "client");
 
 const notSignedIn = (): HaloError => new HaloError(ClientCode.notSignedIn, "Not signed in");

@@ -79,6 +79,11 @@ export class Conversation extends Emitter<ConversationEvents> {
     return this.timeline;
   }
 
+  /** close() was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** The id of the last message in the timeline (store it to resume with `after`). */
   get lastMessageId(): string | null {
     return this.cursor;

@@ -32,9 +32,11 @@ export { type RetryOptions, retrying } from "./retry.js";
 export { SessionsApi } from "./sessions.js";
 export { HaloSocket, type SocketEvents, type SocketOptions, type SocketState } from "./socket.js";
 export {
+  type KeptPushDevice,
   type KeyValueStorage,
   KeyValueTokenStore,
   MemoryTokenStore,
+  type PushDevice,
   type StoredSession,
   sessionFromPair,
   type TokenStore,

@@ -108,8 +108,11 @@ export class PairingAttempt {
     (this.recheckTimer as { unref?: () => void }).unref?.();
   }
 
-  /** After a reconnect, or nothing heard for a while: did it end without us hearing? */
-  private async recheck(): Promise<void> {
+  /**
+   * Did it end without us hearing? Run after a reconnect, while nothing is
+   * heard for a while, and by `resumeFromPush`.
+   */
+  async recheck(): Promise<void> {
     if (this.id === undefined || this.done) return;
     try {
       const state = await this.sessions.pairing(this.id);

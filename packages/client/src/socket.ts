@@ -23,7 +23,7 @@ import {
   type WebSocketFactory,
   type WebSocketLike,
 } from "./transport.js";
-import { startUpkeep, type UpkeepPort } from "./upkeep.js";
+import { probeOnce, startUpkeep, type UpkeepPort } from "./upkeep.js";
 
 export interface SocketOptions {
   /** `ws(s)://host/ws`, or the public `http(s)://` base (then `/ws` is added). */
@@ -172,6 +172,24 @@ export class HaloSocket extends Emitter<SocketEvents> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     void this.open();
+  }
+
+  /**
+   * Open and answering, for an app back in the foreground: a stopped or idle
+   * socket is started, one waiting to reconnect skips its backoff, and an
+   * open one is probed — a connection that slept with the app may be dead
+   * though it looks open — and replaced when it gives no answer within
+   * `probeTimeoutMs` (default 3 s). Resolves with the `hello` of a connection
+   * that answered or has just greeted; like connect(), it waits as long as
+   * reconnecting takes.
+   */
+  async awake(opts: { probeTimeoutMs?: number } = {}): Promise<HelloFrame> {
+    const conn = this.conn;
+    if (conn?.hello && (await probeOnce(this.upkeepPort, conn, opts.probeTimeoutMs ?? 3000)))
+      return conn.hello;
+    const hello = this.connect();
+    this.reconnectNow();
+    return hello;
   }
 
   /**

@@ -9,6 +9,24 @@ export interface StoredSession {
   /** The access token's lifetime (`expiresIn`), seconds. */
   accessLifetimeSeconds: number;
   user: User;
+  /**
+   * The device's push token, kept with the tokens because the gateway keeps
+   * it per auth session: a refresh carries it over; a sign-in that replaces
+   * this session carries it with `registered: false` (the new session does
+   * not have it yet); the end of the session drops it.
+   */
+  pushDevice?: KeptPushDevice;
+}
+
+/** A push token, as the app's push library (FCM) gave it. */
+export interface PushDevice {
+  platform: "android" | "ios";
+  token: string;
+}
+
+/** A push token kept with the session: `registered` once the gateway has it for this session. */
+export interface KeptPushDevice extends PushDevice {
+  registered: boolean;
 }
 
 /**

@@ -72,15 +72,30 @@ function probe(port: UpkeepPort, conn: Connection, idleMs: number): void {
   later(conn, conn.lastFrameAt + idleMs - port.now(), async () => {
     if (!port.isCurrent(conn)) return;
     if (port.now() - conn.lastFrameAt < idleMs) return probe(port, conn, idleMs);
-    try {
-      await port.request("auth.refresh", { accessToken: conn.token.token });
-    } catch (err) {
-      if (!port.isCurrent(conn)) return;
-      if (err instanceof HaloError && err.code === ClientCode.timeout)
-        return port.drop(conn, "probe unanswered");
-    }
-    if (port.isCurrent(conn)) probe(port, conn, idleMs);
+    if ((await probeOnce(port, conn)) && port.isCurrent(conn)) probe(port, conn, idleMs);
   });
+}
+
+/**
+ * One probe of `conn`: false when it gave no answer in time (it is then
+ * dropped, and the socket reconnects) or is gone; any answer, even an error
+ * frame, proves the path alive.
+ */
+export async function probeOnce(port: UpkeepPort, conn: Connection, timeoutMs?: number): Promise<boolean> {
+  try {
+    await port.request(
+      "auth.refresh",
+      { accessToken: conn.token.token },
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
+  } catch (err) {
+    if (!port.isCurrent(conn)) return false;
+    if (err instanceof HaloError && err.code === ClientCode.timeout) {
+      port.drop(conn, "probe unanswered");
+      return false;
+    }
+  }
+  return port.isCurrent(conn);
 }
 
 /** Shortly before expiry: one refresh (shared with every other caller), then `auth.refresh` on this socket. */
