@@ -137,7 +137,8 @@ export const configSchema = z
     /** Path of the Google service-account JSON whose key signs the OAuth2 token requests. */
     FCM_SERVICE_ACCOUNT_FILE: optionalString,
     FCM_API_URL: z.url().default("https://fcm.googleapis.com"),
-    FCM_TOKEN_URL: z.url().default("https://oauth2.googleapis.com/token"),
+    // Unset: the service-account file's token_uri, else Google's endpoint (src/push/fcm-access-token.ts).
+    FCM_TOKEN_URL: optionalUrl,
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV === "production" && !c.AUTH_JWT_SECRET) {

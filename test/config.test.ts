@@ -38,7 +38,6 @@ describe("configuration", () => {
       MAIL_PROVIDER: "log",
       PUSH_PROVIDER: "log",
       FCM_API_URL: "https://fcm.googleapis.com",
-      FCM_TOKEN_URL: "https://oauth2.googleapis.com/token",
     });
     expect(c.valkeyMode).toEqual({ kind: "embedded" });
     expect(c.ccPublicUrl).toBe("http://127.0.0.1:8081/internal");

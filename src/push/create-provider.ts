@@ -27,7 +27,7 @@ export async function createPushProvider(config: PushProviderConfig, log: Logger
         projectId: config.FCM_PROJECT_ID,
         serviceAccountFile: config.FCM_SERVICE_ACCOUNT_FILE,
         apiUrl: config.FCM_API_URL,
-        tokenUrl: config.FCM_TOKEN_URL,
+        ...(config.FCM_TOKEN_URL ? { tokenUrl: config.FCM_TOKEN_URL } : {}),
       });
   }
 }
