@@ -2,6 +2,7 @@ import type { Pool } from "../db/pool.js";
 import type { Metrics } from "../metrics.js";
 import { tracePeriodic } from "../periodic-trace.js";
 import type { ValkeyState } from "../valkey/client.js";
+import { timeoutError, withTimeout } from "../with-timeout.js";
 import type { Router } from "./router.js";
 
 export interface OpsDeps {
@@ -39,18 +40,10 @@ export function registerOpsRoutes(router: Router, deps: OpsDeps): void {
 }
 
 async function postgresAnswers(pool: Pool): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      pool.query("SELECT 1"),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timeout")), PG_PROBE_TIMEOUT_MS);
-      }),
-    ]);
+    await withTimeout(pool.query("SELECT 1"), PG_PROBE_TIMEOUT_MS, timeoutError("timeout"));
     return true;
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }

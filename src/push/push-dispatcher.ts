@@ -1,7 +1,7 @@
 import type { UserType } from "../auth/user-types.js";
 import type { OutFrame } from "../events/notifier.js";
 import type { Logger } from "../log.js";
-import type { PushDevices, PushQueue, PushUserType } from "./push-queue.js";
+import { isPushUser, type PushDevices, type PushQueue, type PushUserType } from "./push-queue.js";
 
 /** The frames that become a push when their user has no socket anywhere (contract §11). */
 export const PUSHED_FRAME_TYPES: ReadonlySet<string> = new Set([
@@ -38,7 +38,7 @@ export class PushDispatcher {
 
   /** The Notifier's observer: synchronous, hands the work off at once. */
   readonly observe = (userType: UserType, userId: string, frame: OutFrame): void => {
-    if (!PUSHED_FRAME_TYPES.has(frame.type) || (userType !== "customer" && userType !== "mitra")) return;
+    if (!PUSHED_FRAME_TYPES.has(frame.type) || !isPushUser(userType)) return;
     this.dispatch(userType, userId, frame).catch((err: Error) =>
       this.d.log.warn({ err: err.message, type: frame.type }, "push dispatch failed"),
     );

@@ -1,8 +1,12 @@
+import type { UserType } from "../auth/user-types.js";
 import type { Logger } from "../log.js";
+import { withTimeout } from "../with-timeout.js";
 import type { PushMessage, PushProvider, PushResult } from "./push-provider.js";
 
-/** The user types with devices. */
+/** The user types with devices (operators have none). */
 export type PushUserType = "customer" | "mitra";
+export const isPushUser = (userType: UserType): userType is PushUserType =>
+  userType === "customer" || userType === "mitra";
 
 /** What push delivery needs of the device store (src/push/device-store.ts). */
 export interface PushDevices {
@@ -158,7 +162,10 @@ export class PushQueue {
     job.tries++;
     let result: PushResult;
     try {
-      result = await this.sendWithTimeout(provider, job.msg);
+      result = await withTimeout(provider.send(job.msg), this.o.attemptTimeoutMs, () => ({
+        kind: "retry",
+        reason: "provider did not answer in time",
+      }));
     } catch (err) {
       // A provider must answer with a result; a throw is treated as a network error would be.
       result = { kind: "retry", reason: (err as Error).message };
@@ -202,25 +209,6 @@ export class PushQueue {
     );
     timer.unref();
     this.parked.set(job, timer);
-  }
-
-  private sendWithTimeout(provider: PushProvider, msg: PushMessage): Promise<PushResult> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(
-        () => resolve({ kind: "retry", reason: "provider did not answer in time" }),
-        this.o.attemptTimeoutMs,
-      );
-      provider.send(msg).then(
-        (r) => {
-          clearTimeout(t);
-          resolve(r);
-        },
-        (e) => {
-          clearTimeout(t);
-          reject(e);
-        },
-      );
-    });
   }
 
   private remember(userId: string, msg: PushMessage): void {

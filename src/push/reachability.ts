@@ -4,6 +4,8 @@ import type { Logger } from "../log.js";
 import type { ValkeyClient, ValkeyHealth } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
+import { timeoutError, withTimeout } from "../with-timeout.js";
+import { isPushUser } from "./push-queue.js";
 
 /** This process's lease is renewed this often… */
 export const LEASE_RENEW_MS = 3000;
@@ -20,9 +22,6 @@ const USER_TTL_MS = 24 * 3600 * 1000;
 const READ_TIMEOUT_MS = 250;
 
 const LEASE = "reachLease";
-
-/** The user types that get pushes (operators have no devices). */
-const PUSHED: ReadonlySet<UserType> = new Set(["customer", "mitra"]);
 
 /** This process's sockets, as the socket hub knows them. */
 export interface LocalSockets {
@@ -90,14 +89,14 @@ export class Reachability {
     this.d.health?.off("up", this.onUp);
     const { valkey, keys } = this.d;
     if (!valkey) return;
-    await withTimeout(runScript(valkey, LEASE, [keys.reachProcs], [this.procId, LEASE_MS, "0"])).catch(
+    await readInTime(runScript(valkey, LEASE, [keys.reachProcs], [this.procId, LEASE_MS, "0"])).catch(
       () => {},
     );
   }
 
   /** The hub: a user's first socket on this process opened (true) or its last closed (false). */
   userPresent(userType: UserType, userId: string, present: boolean): void {
-    if (!PUSHED.has(userType) || !this.d.valkey) return;
+    if (!isPushUser(userType) || !this.d.valkey) return;
     this.pending.set(this.d.keys.reachUser(userType, userId), present);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -113,7 +112,7 @@ export class Reachability {
     const key = keys.reachUser(userType, userId);
     let procs: Record<string, string>;
     try {
-      procs = await withTimeout(valkey.hgetall(key));
+      procs = await readInTime(valkey.hgetall(key));
     } catch {
       return false;
     }
@@ -175,7 +174,7 @@ export class Reachability {
     const { valkey, keys } = this.d;
     if (!valkey) return false;
     try {
-      const live = (await withTimeout(
+      const live = (await readInTime(
         runScript(valkey, LEASE, [keys.reachProcs], [this.procId, LEASE_MS, "1"]),
         1000,
       )) as string[];
@@ -193,7 +192,7 @@ export class Reachability {
     if (!this.local) return;
     const all: [string, boolean][] = [];
     for (const u of this.local.users())
-      if (PUSHED.has(u.userType)) all.push([this.d.keys.reachUser(u.userType, u.userId), true]);
+      if (isPushUser(u.userType)) all.push([this.d.keys.reachUser(u.userType, u.userId), true]);
     const SLICE = 1000;
     const next = (from: number): void => {
       this.write(all.slice(from, from + SLICE));
@@ -203,18 +202,5 @@ export class Reachability {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms = READ_TIMEOUT_MS): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("reachability: Valkey too slow")), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
+const readInTime = <T>(p: Promise<T>, ms = READ_TIMEOUT_MS): Promise<T> =>
+  withTimeout(p, ms, timeoutError("reachability: Valkey too slow"));

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Cluster, Redis } from "ioredis";
 import type { Logger } from "../log.js";
+import { timeoutError, withTimeout } from "../with-timeout.js";
 
 export type ValkeyClient = Redis | Cluster;
 export type ValkeyState = "up" | "down";
@@ -115,12 +116,7 @@ export class ValkeyHealth extends EventEmitter {
   private async probe(): Promise<void> {
     if (this.client.status !== "ready") return this.set("down");
     try {
-      await Promise.race([
-        this.client.ping(),
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error("ping timeout")), this.pingEveryMs).unref(),
-        ),
-      ]);
+      await withTimeout(this.client.ping(), this.pingEveryMs, timeoutError("ping timeout"));
       this.set("up");
     } catch (err) {
       this.logError(err as Error);
