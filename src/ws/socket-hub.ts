@@ -64,6 +64,12 @@ export class SocketHub {
     return this.sockets.size;
   }
 
+  /** Any registered (open) socket, or undefined: the upgrade borrows its cork (ws-endpoint.ts). */
+  anyOpen(): Ws | undefined {
+    for (const ws of this.sockets) return ws;
+    return undefined;
+  }
+
   register(ws: Ws): void {
     const d = ws.getUserData();
     this.sockets.add(ws);

@@ -38,7 +38,7 @@ export interface EndpointOptions {
  */
 export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, opts: EndpointOptions): void {
   const log: Logger = s.log;
-  const upgrades = new UpgradeQueue();
+  const upgrades = new UpgradeQueue(() => hub.anyOpen());
   app.ws<SocketData>(opts.path, {
     maxPayloadLength: TRANSPORT_MAX_FRAME_BYTES,
     // One frame above our own hard limit: the hub checks after every send and publish, so it is us
@@ -90,9 +90,11 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
             pending: 0,
             bucket: newBucket(Date.now()),
           };
-          upgrades.push(
-            () => aborted || res.cork(() => res.upgrade(data, key, protocol, extensions, context)),
-          );
+          upgrades.push({
+            res,
+            aborted: () => aborted,
+            upgrade: () => res.upgrade(data, key, protocol, extensions, context),
+          });
         },
         (err: unknown) => {
           if (!aborted) res.cork(() => refuse(res, err));
@@ -187,18 +189,39 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
 
 /**
  * Upgrades whose token check finished, run from a macrotask with nothing else
- * queued. The cork around an async upgrade reads freed memory once `open`
- * returns, and uWS.js drains the microtask queue at the end of `open`: run
- * from a promise continuation, every continuation queued behind it (other
- * sockets' upgrades resolved by the same revocation batch, Valkey and
- * Postgres replies) ran inside that window and could reuse the memory.
+ * queued, each corked so that uWS's own cork never looks at the socket after
+ * the upgrade.
+ *
+ * `res.cork(() => res.upgrade(…))` is what uWS.js asks for, but in our build
+ * that cork, once its callback returns, can read the upgraded socket's memory
+ * as if it were still the HTTP response and close the new WebSocket without a
+ * close frame (uNetworking/uWebSockets#1929, docs/websocket.md); measured: 2
+ * of 5 runs of the 20-round, 50-mitra pairing test on a Valkey Cluster lost a
+ * socket that way. Called while ANOTHER socket holds the loop's cork (any open
+ * WebSocket of this process), `res.cork` only runs its callback: the upgrade
+ * writes its 101 straight to the socket and nothing reads the old response
+ * afterwards; uWS.js still sees a cork callback, so it prints no "writes must
+ * be corked" warning. Only a process with no open socket yet falls back to
+ * the plain cork.
+ *
+ * From a macrotask: uWS.js drains the microtask queue at the end of `open`;
+ * run from a promise continuation, every continuation queued behind it
+ * (other upgrades, Valkey and Postgres replies) ran inside the upgrade.
  */
+interface PendingUpgrade {
+  res: HttpResponse;
+  aborted: () => boolean;
+  upgrade: () => void;
+}
+
 class UpgradeQueue {
-  private queue: (() => unknown)[] = [];
+  private queue: PendingUpgrade[] = [];
   private scheduled = false;
 
-  push(upgrade: () => unknown): void {
-    this.queue.push(upgrade);
+  constructor(private readonly donor: () => Ws | undefined) {}
+
+  push(p: PendingUpgrade): void {
+    this.queue.push(p);
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.drain());
@@ -208,7 +231,12 @@ class UpgradeQueue {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    for (const upgrade of batch) upgrade();
+    for (const { res, aborted, upgrade } of batch) {
+      if (aborted()) continue; // the client went away meanwhile: res may not be touched
+      const other = this.donor();
+      if (other) other.cork(() => res.cork(upgrade));
+      else res.cork(upgrade);
+    }
   }
 }
 

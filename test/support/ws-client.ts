@@ -49,6 +49,7 @@ export class WsClient {
   private waiters: Waiter[] = [];
   private nextId = 0;
   private closedWith: Closed | undefined;
+  private readonly openedAt = performance.now();
 
   private constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) => {
@@ -175,7 +176,13 @@ export class WsClient {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== waiter);
         const seen = this.frames.map((f) => f.type).join(", ");
-        reject(new Error(`no ${what} within ${timeoutMs} ms (received: ${seen || "nothing"})`));
+        // Whether the server closed the socket (and how) tells a lost frame from a late one.
+        const state = this.closedWith
+          ? `closed ${this.closedWith.code} ${JSON.stringify(this.closedWith.reason)}`
+          : `open ${Math.round(performance.now() - this.openedAt)} ms`;
+        reject(
+          new Error(`no ${what} within ${timeoutMs} ms (received: ${seen || "nothing"}; socket ${state})`),
+        );
       }, timeoutMs);
       this.waiters.push(waiter);
     });
