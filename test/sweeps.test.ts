@@ -184,6 +184,41 @@ describe("reseed", () => {
     expect(await v().get(keys().mitraHeartbeat(id))).toBe(newer);
   });
 
+  it("moves an older heartbeat forward to Postgres's, written as the heartbeat path writes it", async () => {
+    const at = minutesAgo(1);
+    const id = await seedMitra(gw(0).pool, { online: true, heartbeatAt: at });
+    await v().set(keys().mitraHeartbeat(id), minutesAgo(5).toISOString());
+    await gw(0).gateway.services.scheduler.runNow("reseed");
+    expect(await v().get(keys().mitraHeartbeat(id))).toBe(at.toISOString());
+  });
+
+  it("rebuilds 25,000 mitras read over several cursor batches: every set whole, every key written", async () => {
+    const { rows } = await gw(0).pool.query<{ id: string; i: number }>(
+      `INSERT INTO mitras (phone, display_name, is_online, is_active, max_concurrent_sessions, last_heartbeat_at)
+       SELECT '+62877' || lpad(i::text, 8, '0'), 'Batch ' || i, i % 5 <> 0, i % 7 <> 0, 1 + i % 2, now()
+       FROM generate_series(1, 25000) AS i
+       RETURNING id, (substr(phone, 7))::int AS i`,
+    );
+    await v().flushall();
+    await gw(0).gateway.services.scheduler.runNow("reseed");
+    const ids = rows.map((r) => r.id);
+    const online = new Set(rows.filter((r) => r.i % 5 !== 0 && r.i % 7 !== 0).map((r) => r.id));
+    const deactivated = new Set(rows.filter((r) => r.i % 7 === 0).map((r) => r.id));
+    const [inOnline, inDeactivated, available] = await Promise.all([
+      v().smismember(keys().mitrasOnline, ids),
+      v().smismember(keys().mitrasDeactivated, ids),
+      v().zmscore(keys().mitrasAvailable, ...ids),
+    ]);
+    ids.forEach((id, k) => {
+      expect(inOnline[k], id).toBe(online.has(id) ? 1 : 0);
+      expect(inDeactivated[k], id).toBe(deactivated.has(id) ? 1 : 0);
+      expect(available[k] !== null, id).toBe(online.has(id)); // capacity 0 of max 1 or 2
+    });
+    const maxes = await v().mget(ids.map((id) => keys().mitraMax(id)));
+    expect(maxes).toEqual(rows.map((r) => String(1 + (r.i % 2))));
+    expect(await v().exists(keys().mirrorSeeded)).toBe(1);
+  });
+
   it("loses no status change made while it runs", async () => {
     const ids = await Promise.all(Array.from({ length: 8 }, () => seedMitra(gw(0).pool)));
     for (let round = 0; round < 6; round++) {

@@ -16,6 +16,14 @@ export interface MitraRow {
 export const MITRA_COLUMNS =
   "id, phone, display_name, is_online, is_active, last_heartbeat_at, max_concurrent_sessions, verified_at, created_at";
 
+/** `last_heartbeat_at` of mitras `m` as the mirror stores heartbeats (what Date#toISOString gives). */
+export const ISO_HEARTBEAT = `to_char(m.last_heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** Mitras `m` with their open chat sessions `c.n` (NULL for none): capacity as contract §3 counts it. */
+export const MITRAS_WITH_OPEN_SESSIONS = `mitras m
+  LEFT JOIN (SELECT mitra_id, count(*) AS n FROM chat_sessions
+             WHERE status IN ('active', 'pending_payment') GROUP BY mitra_id) c ON c.mitra_id = m.id`;
+
 /** Open chat sessions per mitra (capacity = count in active or pending_payment), from the truth. */
 export async function capacitiesOf(db: Queryable, mitraIds: readonly string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>(mitraIds.map((id) => [id, 0]));
