@@ -26,9 +26,11 @@ import { insertPendingSession } from "./sessions/session-store.js";
 import { Sessions } from "./sessions/sessions.js";
 import { AutoOffline } from "./sweeps/auto-offline.js";
 import { HeartbeatMirror } from "./sweeps/heartbeat-mirror.js";
+import { MirrorRepair } from "./sweeps/mirror-repair.js";
 import { Reseed } from "./sweeps/reseed.js";
 import { Retention } from "./sweeps/retention.js";
 import { type Sweep, SweepScheduler } from "./sweeps/scheduler.js";
+import { onSlotOwnerChange } from "./valkey/client.js";
 import { createKeys, type Keys } from "./valkey/keys.js";
 import { OwnedLocks } from "./valkey/owned-lock.js";
 import { PubSub } from "./valkey/pubsub.js";
@@ -252,6 +254,17 @@ export function buildServices(d: CoreDeps) {
       d.valkeyHealth?.on("up", () => void scheduler.runNow("reseed"));
       // A Valkey that lost its data without a reconnect (flushed, a replica promoted before it had it).
       avail.seed.onMissing(() => void scheduler.runNow("reseed"));
+      // A mirror write that failed, or a failover of the node holding the mirror (writes the old
+      // primary acknowledged may be gone): reseed as soon as Valkey takes it, not at the next cadence.
+      if (d.valkey) {
+        const repair = new MirrorRepair(
+          () => scheduler.runNow("reseed"),
+          () => d.valkeyHealth?.state !== "down",
+        );
+        avail.seed.onDamaged(() => repair.request());
+        onSlotOwnerChange(d.valkey, keys.mirrorSeeded, () => avail.seed.damaged());
+        stopTasks.unshift(() => repair.stop());
+      }
       scheduler.start();
     },
     async stop(): Promise<void> {

@@ -33,8 +33,8 @@ export interface AvailabilityModuleDeps {
 
 /** Wires the availability mirror: write and read paths and the beacon (the sweeps are wired in services.ts). */
 export function buildAvailabilityModule(d: AvailabilityModuleDeps) {
-  const mirror = new MitraMirror(d.valkey, d.keys, d.log, d.metrics);
   const seed = new MirrorSeed(d.keys.mirrorSeeded);
+  const mirror = new MitraMirror(d.valkey, d.keys, d.log, d.metrics, seed);
   const availability = new Availability({ ...d, seed, staleSeconds: d.config.HEARTBEAT_STALE_SECONDS });
 
   const events = new PresenceEvents(d.log);

@@ -21,6 +21,7 @@ export class MirrorNotSeededError extends Error {
  */
 export class MirrorSeed {
   private wake: (() => void) | null = null;
+  private repair: (() => void) | null = null;
   private lastWakeAt = 0;
 
   constructor(readonly key: Keys["mirrorSeeded"]) {}
@@ -28,6 +29,19 @@ export class MirrorSeed {
   /** Called (at most every 5 s) when a reader finds the mirror unseeded: services.ts runs the reseed. */
   onMissing(fn: () => void): void {
     this.wake = fn;
+  }
+
+  /**
+   * The mirror may lack a write Postgres has: a mirror write failed, or the
+   * Valkey node holding the mirror changed (services.ts runs the reseed until
+   * one completes: MirrorRepair).
+   */
+  onDamaged(fn: () => void): void {
+    this.repair = fn;
+  }
+
+  damaged(): void {
+    this.repair?.();
   }
 
   /** `exists`: the reply of EXISTS on the sentinel, read beside the data. Throws when it is missing. */

@@ -3,6 +3,7 @@ import type { Metrics } from "../metrics.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
+import type { MirrorSeed } from "./mirror-seed.js";
 
 const APPLY_STATUS = "applyMitraStatuses";
 const SYNC_AVAILABLE = "syncAvailableMitras";
@@ -30,6 +31,8 @@ export class MitraMirror {
     private readonly keys: Keys,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Told of every failed write, so the mirror is repaired as soon as Valkey takes writes again. */
+    private readonly seed?: MirrorSeed,
   ) {
     if (valkey) {
       defineScript(valkey, APPLY_STATUS, new URL("./lua/apply-status-n.lua", import.meta.url));
@@ -124,6 +127,7 @@ export class MitraMirror {
         { err: (err as Error).message, operation },
         "valkey mirror write failed; the reseed will heal it",
       );
+      this.seed?.damaged();
     }
   }
 }

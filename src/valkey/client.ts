@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import calculateSlot from "cluster-key-slot";
 import { Cluster, Redis } from "ioredis";
 import type { Logger } from "../log.js";
 import { timeoutError, withTimeout } from "../with-timeout.js";
@@ -43,6 +44,25 @@ export function createValkeyClient(target: ValkeyTarget, name: string): ValkeyCl
     return cluster;
   }
   return new Redis(target.url, { ...COMMON, connectionName: name });
+}
+
+/**
+ * Calls `fn` when the primary serving `key`'s slot changes: a failover (the
+ * old primary's last writes may not have reached the replica that took over:
+ * replication is asynchronous) or a slot moved. Read from ioredis' slot map
+ * after each of its refreshes; nothing on a standalone Valkey.
+ */
+export function onSlotOwnerChange(client: ValkeyClient, key: string, fn: () => void): void {
+  if (!(client instanceof Cluster)) return;
+  const slot = calculateSlot(key);
+  let owner = client.slots[slot]?.[0];
+  client.on("refresh", () => {
+    const now = client.slots[slot]?.[0];
+    if (now === owner) return;
+    const was = owner;
+    owner = now;
+    if (was !== undefined && now !== undefined) fn();
+  });
 }
 
 /**

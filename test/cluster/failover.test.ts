@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { onSlotOwnerChange } from "../../src/valkey/client.js";
 import { shardOf } from "../../src/ws/fanout.js";
 import { type TestGateway, waitFor } from "../support/gateway.js";
 import { everyoneOffline, onlineMitra, type Party, socketCustomer } from "../support/pairing.js";
@@ -38,8 +39,18 @@ describe("a Valkey Cluster primary killed under load", () => {
     const crossing = customers.filter((c) => shardsOnVictim.has(shardOf(`u:customer:${c.id}`, 16)));
     expect(crossing.length, "some customers' frames travel through the killed primary").toBeGreaterThan(0);
 
+    // A second mitra, deactivated while the primary holding the mirror is down: Postgres commits,
+    // the mirror write fails; the mirror must say so again soon after the failover, not at the
+    // reseed's next cadence. And the slot's new owner is noticed (writes the old primary had
+    // acknowledged may be lost with it: replication is asynchronous).
+    const other = await onlineMitra(gw(0));
+    parties.push(other);
+    let ownerChanges = 0;
+    onSlotOwnerChange(v, keys.mirrorSeeded, () => ownerChanges++);
+
     const killedAt = Date.now();
     ctx.cluster.kill(victim);
+    await gw(0).gateway.services.avail.status.setActive(other.id, false);
 
     // Heartbeats reach Valkey again: the mitra's heartbeat key moves past the kill.
     const hbKey = keys.mitraHeartbeat(mitra.id);
@@ -94,10 +105,20 @@ describe("a Valkey Cluster primary killed under load", () => {
       10_000,
     );
     const recoveredMs = Date.now() - killedAt;
+    const mirroredMs = await waitFor(
+      async () =>
+        (await v.sismember(keys.mitrasDeactivated, other.id)) === 1 &&
+        (await v.sismember(keys.mitrasOnline, other.id)) === 0 &&
+        (await v.zscore(keys.mitrasAvailable, other.id)) === null,
+      10_000,
+      100,
+    );
+    expect(ownerChanges).toBe(1);
     console.log(
       `failover: primary :${victim} killed; heartbeats in Valkey after ${heartbeatMs} ms, ` +
         `fan-out to all ${customers.length} sockets (${crossing.length} through the killed primary's shards) ` +
-        `after ${heartbeatMs + fanoutMs} ms, everything incl. pairing and /readyz after ${recoveredMs} ms`,
+        `after ${heartbeatMs + fanoutMs} ms, everything incl. pairing and /readyz after ${recoveredMs} ms; ` +
+        `the deactivation made during the failover mirrored ${mirroredMs} ms after that`,
     );
     expect(recoveredMs).toBeLessThan(15_000);
   });
