@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { onlineHeartbeats } from "../src/mirror/online-heartbeats.js";
 import { cronExpression } from "../src/sweeps/cadence.js";
-import { onlineHeartbeats } from "../src/sweeps/online-heartbeats.js";
 import type { ValkeyClient } from "../src/valkey/client.js";
 import { type TestGateway, waitFor } from "./support/gateway.js";
 import { openSession, seedMitra } from "./support/mitras.js";

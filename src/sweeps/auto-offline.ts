@@ -2,11 +2,11 @@ import type { Clock } from "../clock.js";
 import type { Pool, PoolClient } from "../db/pool.js";
 import type { MitraMirror, PresenceState } from "../mirror/mitra-mirror.js";
 import { logStatuses, type PresenceColumns, presence } from "../mirror/mitra-status.js";
+import { onlineHeartbeats } from "../mirror/online-heartbeats.js";
 import type { PresenceEvents } from "../mirror/presence-events.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import { defineScript, runScript } from "../valkey/lua-loader.js";
-import { onlineHeartbeats } from "./online-heartbeats.js";
 import { SWEEP_IDS, withSweepLock } from "./sweep-lock.js";
 
 const SCRIPT = "removeStaleOnline";

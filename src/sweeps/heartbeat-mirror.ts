@@ -1,8 +1,8 @@
 import type { Pool, PoolClient } from "../db/pool.js";
+import { onlineHeartbeats } from "../mirror/online-heartbeats.js";
 import type { ValkeyClient } from "../valkey/client.js";
 import type { Keys } from "../valkey/keys.js";
 import type { SweepOutcome } from "./auto-offline.js";
-import { onlineHeartbeats } from "./online-heartbeats.js";
 import { SWEEP_IDS, withSweepLock } from "./sweep-lock.js";
 
 /**

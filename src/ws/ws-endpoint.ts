@@ -103,6 +103,7 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
     },
 
     open: (ws: Ws) => {
+      upgrades.opened(ws);
       // Nothing happens inside `open`: it runs within the cork that wraps our async
       // `upgrade`, and with our uWS build that cork then reads the old HTTP state from
       // memory the upgrade freed; anything allocated there meanwhile (a topic subscription)
@@ -201,8 +202,11 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
  * WebSocket of this process), `res.cork` only runs its callback: the upgrade
  * writes its 101 straight to the socket and nothing reads the old response
  * afterwards; uWS.js still sees a cork callback, so it prints no "writes must
- * be corked" warning. Only a process with no open socket yet falls back to
- * the plain cork.
+ * be corked" warning. The lender is any open socket of the process, else one
+ * this same batch just opened; with none at all (the first socket of an idle
+ * process) the upgrade runs uncorked, as safe, at the price of that warning
+ * line on stderr (the plain cork there still lost a first socket to a 1006
+ * in a cluster suite run: test/pairing-redelivery.test.ts).
  *
  * From a macrotask: uWS.js drains the microtask queue at the end of `open`;
  * run from a promise continuation, every continuation queued behind it
@@ -217,6 +221,8 @@ interface PendingUpgrade {
 class UpgradeQueue {
   private queue: PendingUpgrade[] = [];
   private scheduled = false;
+  private draining = false;
+  private justOpened: Ws | undefined;
 
   constructor(private readonly donor: () => Ws | undefined) {}
 
@@ -227,15 +233,29 @@ class UpgradeQueue {
     setImmediate(() => this.drain());
   }
 
+  /** From `open`: a socket this drain just opened can lend its cork to the rest of the batch. */
+  opened(ws: Ws): void {
+    if (this.draining) this.justOpened = ws;
+  }
+
   private drain(): void {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    for (const { res, aborted, upgrade } of batch) {
-      if (aborted()) continue; // the client went away meanwhile: res may not be touched
-      const other = this.donor();
-      if (other) other.cork(() => res.cork(upgrade));
-      else res.cork(upgrade);
+    this.draining = true;
+    this.justOpened = undefined;
+    try {
+      for (const { res, aborted, upgrade } of batch) {
+        if (aborted()) continue; // the client went away meanwhile: res may not be touched
+        const other = this.donor() ?? this.justOpened;
+        if (other) other.cork(() => res.cork(upgrade));
+        // No socket open anywhere in the process: uncorked. Safe (nothing checks the response
+        // afterwards), but uWS.js prints a "writes must be corked" line to stderr for it.
+        else upgrade();
+      }
+    } finally {
+      this.draining = false;
+      this.justOpened = undefined;
     }
   }
 }
