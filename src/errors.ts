@@ -35,6 +35,19 @@ export const notFound = (message = "Not found"): AppError => new AppError("NOT_F
 export const dependencyUnavailable = (what: string): AppError =>
   new AppError("DEPENDENCY_UNAVAILABLE", 503, `${what} is unavailable`);
 
+/**
+ * Postgres unreachable for this request: 503 with `retryAfterSeconds` (and a
+ * Retry-After header). Without it clients back off on their own curve (the
+ * SDK's grows to 5 s), so after an outage the last of them came back up to
+ * 5 s after Postgres did (fault suite, scenario 3); with it they ask again
+ * every 1–2 s (the SDK adds up to one more interval of jitter).
+ */
+export const POSTGRES_RETRY_AFTER_SECONDS = 1;
+export const postgresUnavailable = (): AppError =>
+  new AppError("DEPENDENCY_UNAVAILABLE", 503, "Postgres is unavailable", {
+    retryAfterSeconds: POSTGRES_RETRY_AFTER_SECONDS,
+  });
+
 export const internalError = (): AppError => new AppError("INTERNAL", 500, "Internal error");
 
 /** Zod issues → contract issues (`path` joined with dots, "" for the root). */

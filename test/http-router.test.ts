@@ -184,7 +184,13 @@ describe("HTTP over uWebSockets.js", () => {
   it("answers 503 DEPENDENCY_UNAVAILABLE when Postgres is down", async () => {
     const res = await fetch(`${base}/db`);
     expect(res.status).toBe(503);
-    expect((await json(res)).error.code).toBe("DEPENDENCY_UNAVAILABLE");
+    // When to ask again, so clients come back within a second or two of Postgres (not their own backoff's 5 s).
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect((await json(res)).error).toEqual({
+      code: "DEPENDENCY_UNAVAILABLE",
+      message: "Postgres is unavailable",
+      retryAfterSeconds: 1,
+    });
   });
 
   it("echoes a sane X-Request-Id and replaces a hostile one", async () => {

@@ -1,5 +1,5 @@
 import { isConnectionError } from "../db/pool.js";
-import { AppError, dependencyUnavailable, internalError } from "../errors.js";
+import { AppError, internalError, postgresUnavailable } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { HttpResponse } from "./types.js";
 
@@ -10,7 +10,7 @@ export function errorResponse(err: unknown, log: Logger, requestId: string): Htt
     e = err;
   } else if (isConnectionError(err)) {
     log.warn({ requestId, err: (err as Error).message }, "postgres unavailable");
-    e = dependencyUnavailable("Postgres");
+    e = postgresUnavailable();
   } else {
     log.error({ requestId, err }, "unhandled error");
     e = internalError();

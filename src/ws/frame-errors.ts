@@ -1,5 +1,5 @@
 import { isConnectionError } from "../db/pool.js";
-import { AppError, dependencyUnavailable, internalError } from "../errors.js";
+import { AppError, internalError, postgresUnavailable } from "../errors.js";
 import type { Logger } from "../log.js";
 
 /**
@@ -9,7 +9,7 @@ import type { Logger } from "../log.js";
 export function errorFrame(err: unknown, id: string | number | undefined, log: Logger): string {
   let e: AppError;
   if (err instanceof AppError) e = err;
-  else if (isConnectionError(err)) e = dependencyUnavailable("Postgres");
+  else if (isConnectionError(err)) e = postgresUnavailable();
   else {
     log.error({ err }, "unhandled error in a frame handler");
     e = internalError();

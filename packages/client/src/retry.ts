@@ -12,9 +12,17 @@ export interface RetryOptions {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** How long to wait before retrying after `err`: the server's Retry-After if it gave one, else backoff with jitter. */
+/**
+ * How long to wait before retrying after `err`: the server's Retry-After if it
+ * gave one (plus up to as much again of jitter, so clients told the same
+ * thing at the same moment do not come back in step), else backoff with
+ * jitter.
+ */
 export function retryDelay(err: unknown, attempt: number): number {
-  if (err instanceof HaloError && err.retryAfterSeconds !== undefined) return err.retryAfterSeconds * 1000;
+  if (err instanceof HaloError && err.retryAfterSeconds !== undefined) {
+    const ms = err.retryAfterSeconds * 1000;
+    return Math.floor(ms + Math.random() * ms);
+  }
   return Math.floor(Math.random() * Math.min(5000, 250 * 2 ** attempt));
 }
 
