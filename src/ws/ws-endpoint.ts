@@ -158,7 +158,10 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
 
     drain: (ws: Ws) => hub.drained(ws),
 
-    close: (ws: Ws) => hub.unregister(ws),
+    close: (ws: Ws) => {
+      upgrades.closed(ws);
+      hub.unregister(ws);
+    },
   });
 
   /** An upgrade refused with the usual JSON error and no socket. */
@@ -236,6 +239,11 @@ class UpgradeQueue {
   /** From `open`: a socket this drain just opened can lend its cork to the rest of the batch. */
   opened(ws: Ws): void {
     if (this.draining) this.justOpened = ws;
+  }
+
+  /** From `close`: a socket closed already cannot lend its cork (uWS.js throws on a closed socket). */
+  closed(ws: Ws): void {
+    if (this.justOpened === ws) this.justOpened = undefined;
   }
 
   private drain(): void {
