@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { importPKCS8, SignJWT } from "jose";
 import { z } from "zod";
 import { type Clock, epochSeconds } from "../clock.js";
+import { errorCodeIn, networkCause } from "../outbound-http.js";
 
 /*
  * The OAuth2 access token FCM HTTP v1 wants, from a service account
@@ -139,7 +140,7 @@ export class AccessTokenSource {
       // 400/401 (invalid_grant, a deleted key) will not heal by itself; 429 and 5xx may.
       const retryable = res.status === 429 || res.status >= 500;
       throw new AccessTokenError(
-        `OAuth2 token endpoint answered ${res.status}${oauthError(text)}`,
+        `OAuth2 token endpoint answered ${res.status}${errorCodeIn(text, "error", /^[a-z_]{1,64}$/)}`,
         retryable,
       );
     }
@@ -155,21 +156,4 @@ export class AccessTokenSource {
     this.cached = { token: parsed.access_token, refreshAtMs: now().getTime() + lifetimeMs - early };
     return parsed.access_token;
   }
-}
-
-/** The OAuth2 `error` code (e.g. invalid_grant), when the body has a plausible one. */
-function oauthError(text: string): string {
-  try {
-    const code = (JSON.parse(text) as { error?: unknown }).error;
-    return typeof code === "string" && /^[a-z_]{1,64}$/.test(code) ? ` (${code})` : "";
-  } catch {
-    return "";
-  }
-}
-
-/** Why a fetch failed, without the URL or anything it carried: "timeout" or the socket error code. */
-export function networkCause(err: unknown): string {
-  const name = (err as Error).name;
-  if (name === "TimeoutError" || name === "AbortError") return "timeout";
-  return (err as { cause?: { code?: string } }).cause?.code ?? name ?? "error";
 }

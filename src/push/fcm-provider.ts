@@ -1,8 +1,8 @@
 import { type Clock, systemClock } from "../clock.js";
+import { networkCause } from "../outbound-http.js";
 import {
   AccessTokenError,
   AccessTokenSource,
-  networkCause,
   readServiceAccount,
   type ServiceAccount,
 } from "./fcm-access-token.js";

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.js";
 import { issuesFromZod, validationFailed } from "../errors.js";
+import { errorCodeIn, isTimeout, socketErrorCode } from "../outbound-http.js";
 import {
   ProviderError,
   type ProviderEvent,
@@ -217,14 +218,15 @@ export class IdenfyProvider implements VerificationProvider {
       });
       text = await res.text();
     } catch (err) {
-      const name = (err as Error).name;
-      if (name === "TimeoutError" || name === "AbortError") {
-        throw new ProviderError(`${what} did not answer within ${this.timeoutMs} ms`);
-      }
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      if (isTimeout(err)) throw new ProviderError(`${what} did not answer within ${this.timeoutMs} ms`);
+      const cause = socketErrorCode(err);
       throw new ProviderError(`${what} is unreachable${cause ? ` (${cause})` : ""}`);
     }
-    if (!res.ok) throw new ProviderError(`${what} answered ${res.status}${errorIdentifier(text)}`);
+    // iDenfy's documented error `identifier` (e.g. UNAUTHORIZED), when the body has one.
+    if (!res.ok)
+      throw new ProviderError(
+        `${what} answered ${res.status}${errorCodeIn(text, "identifier", /^[A-Z_]{1,64}$/)}`,
+      );
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -238,15 +240,5 @@ export class IdenfyProvider implements VerificationProvider {
       throw new ProviderError(`${what} answered an unexpected shape at ${paths.join(", ")}`);
     }
     return parsed.data;
-  }
-}
-
-/** iDenfy's documented error `identifier` (e.g. UNAUTHORIZED), when the body has one. */
-function errorIdentifier(text: string): string {
-  try {
-    const id = (JSON.parse(text) as { identifier?: unknown }).identifier;
-    return typeof id === "string" && /^[A-Z_]{1,64}$/.test(id) ? ` (${id})` : "";
-  } catch {
-    return "";
   }
 }

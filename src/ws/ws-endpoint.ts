@@ -104,12 +104,12 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
 
     open: (ws: Ws) => {
       upgrades.opened(ws);
-      // Nothing happens inside `open`: it runs within the cork that wraps our async
-      // `upgrade`, and with our uWS build that cork then reads the old HTTP state from
-      // memory the upgrade freed; anything allocated there meanwhile (a topic subscription)
-      // can make it close the new socket without a close frame (uWebSockets.js#1108,
-      // uWebSockets#1928, docs/websocket.md). The socket is activated on the next loop
-      // turn, corked there, or by its first frame, whichever comes first.
+      // Nothing else happens inside `open`: it runs inside the upgrade (and inside another
+      // socket's cork, UpgradeQueue), where uWS.js also drains the microtask queue; with the
+      // plain cork, whatever was allocated there (a topic subscription) could make uWS close
+      // the new socket without a close frame (uWebSockets.js#1108, uWebSockets#1928,
+      // docs/websocket.md). The socket is activated on the next loop turn, corked there, or
+      // by its first frame, whichever comes first.
       setImmediate(() => ws.getUserData().closed || ws.cork(() => activate(ws)));
     },
 
