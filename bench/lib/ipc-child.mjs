@@ -7,10 +7,12 @@ import { BASE_ENV, nodeCommand } from "./child-service.mjs";
  * message, in order, after a first `ready` message. Its loopback source
  * address is 127.0.0.<2 + k>, so several clients never compete for one
  * ephemeral port range. `call` rejects on a `{type:"error"}` reply or when
- * the process exits; `kill` stops it by its own pid.
+ * the process exits; `kill` stops it by its own pid. `nice` > 0 runs it at
+ * that niceness (`nice -n`), below the server it loads.
  */
-export function startIpcChild(script, k, { fdLimit, env = BASE_ENV } = {}) {
-  const [command, argv] = nodeCommand([script], fdLimit);
+export function startIpcChild(script, k, { fdLimit, env = BASE_ENV, nice = 0 } = {}) {
+  const [node, nodeArgv] = nodeCommand([script], fdLimit);
+  const [command, argv] = nice > 0 ? ["nice", ["-n", String(nice), node, ...nodeArgv]] : [node, nodeArgv];
   const child = spawn(command, argv, { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const waiters = [];
   let exited = null;

@@ -4,14 +4,15 @@
  * stdout for every event-loop stall of STALL_MS or more (a 2 ms interval timer
  * that fired late) and for every GC pause of GC_MS or more, with wall-clock
  * times, so the bench can lay them over its ack latencies and say where a bad
- * p99 came from. Costs ~500 timer wake-ups a second: not for CPU figures.
+ * p99 came from. Costs ~500 timer wake-ups a second (a few µs each): not for
+ * CPU figures.
  *
  * Also one line per run of the gateway's periodic work (src/periodic-trace.ts:
  * sweeps, dashboard history, /metrics), `{stall:"job", job, at, ms}`, so a
  * stall can be laid over the job that ran across it.
  */
 import { subscribe } from "node:diagnostics_channel";
-import { readFileSync } from "node:fs";
+import { openSync, readSync } from "node:fs";
 import { PerformanceObserver, performance } from "node:perf_hooks";
 
 const TICK_MS = 2;
@@ -36,38 +37,54 @@ subscribe("halo:periodic", (m) => emit({ stall: "job", job: m.job, at: wall(m.st
 
 /**
  * The loop thread's own scheduler figures (ms): time on a CPU, and time runnable but waiting for one
- * (the kernel's run queue: the machine's other load had the cores). From /proc/thread-self/schedstat;
- * undefined where there is none.
+ * (the kernel's run queue: the machine's other load had the cores), from /proc/thread-self/schedstat
+ * opened once here, on the loop thread, and re-read in place (one pread per tick). undefined where
+ * there is none. Reading it by path (open, read, close) and process.cpuUsage() every tick cost the
+ * watched process ~100 µs per tick, a fifth of the gateway's CPU in a soak profile: the watcher
+ * must not be what it measures.
  */
-function threadSched() {
+const schedFd = (() => {
   try {
-    const [run, wait] = readFileSync("/proc/thread-self/schedstat", "utf8").split(" ");
+    return openSync("/proc/thread-self/schedstat", "r");
+  } catch {
+    return -1;
+  }
+})();
+const schedBuf = Buffer.alloc(128);
+function threadSched() {
+  if (schedFd < 0) return undefined;
+  try {
+    const n = readSync(schedFd, schedBuf, 0, schedBuf.length, 0);
+    const [run, wait] = schedBuf.toString("latin1", 0, n).split(" ");
     return { runMs: Number(run) / 1e6, waitMs: Number(wait) / 1e6 };
   } catch {
     return undefined;
   }
 }
 
-// `cpuMs`: the process's own CPU time (all threads) across the stall. Near `ms`: our own work blocked the
-// loop; near 0: the process was not running at all (the machine's other load took the core).
-// `runMs`/`waitMs`: the loop thread alone, on a CPU / waiting in the run queue across the stall.
+/** CPU time (ms) behind `cpuMs`: the loop thread's own where schedstat exists, else the process's (all threads). */
+const cpuNowMs = () => {
+  const sched = threadSched();
+  if (sched) return sched;
+  const u = process.cpuUsage();
+  return { runMs: (u.user + u.system) / 1000 };
+};
+
+// `cpuMs`: CPU time across the stall (the loop thread's; the process's without schedstat). Near `ms`:
+// our own work blocked the loop; near 0: it was not running at all (the machine's other load took the
+// core). `runMs`/`waitMs`: the loop thread alone, on a CPU / waiting in the run queue across the stall.
 let last = performance.now();
-let lastCpu = process.cpuUsage();
-let lastSched = threadSched();
+let lastSched = cpuNowMs();
 setInterval(() => {
   const now = performance.now();
-  const cpu = process.cpuUsage();
-  const sched = threadSched();
+  const sched = cpuNowMs();
   const late = now - last - TICK_MS;
-  const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
   if (late >= STALL_MS) {
+    const cpuMs = sched.runMs - lastSched.runMs;
     const thread =
-      sched && lastSched
-        ? { runMs: sched.runMs - lastSched.runMs, waitMs: sched.waitMs - lastSched.waitMs }
-        : {};
+      sched.waitMs !== undefined ? { runMs: cpuMs, waitMs: sched.waitMs - lastSched.waitMs } : {};
     emit({ stall: "loop", at: wall(now - late), ms: late, cpuMs, ...thread });
   }
   last = now;
-  lastCpu = cpu;
   lastSched = sched;
 }, TICK_MS).unref();

@@ -29,7 +29,7 @@
  * Latencies are ms (3 decimals). An error frame answering a heartbeat counts
  * as an error, not an ack (its code is kept in `errorCodes`).
  */
-import WebSocket from "ws";
+import { WebSocketImpl as WebSocket } from "./ws-impl.mjs";
 
 const absNow = () => performance.timeOrigin + performance.now();
 /** A closed-loop frame with no answer after this long is given up (counted) and the loop goes on. */

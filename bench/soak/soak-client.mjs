@@ -9,9 +9,10 @@
  *       one socket per token, open when its hello arrives → {opened, failed, firstError}
  *   {cmd:"run", intervalMs, churnPerSecond}
  *       socket i heartbeats every intervalMs from its own offset (i/n of the
- *       interval), whatever the answers; every second the next churnPerSecond
- *       sockets (round robin) are closed (1000) and opened again with the same
- *       token; the schedule skips a socket while it is reopening → {}
+ *       interval), whatever the answers; churnPerSecond times a second, spread
+ *       evenly, the next socket (round robin) is closed (1000) and opened again
+ *       with the same token; the schedule skips a socket while it is
+ *       reopening → {}
  *   {cmd:"mark"}  figures since the previous mark → {sent, acked, errors,
  *       errorCodes, unanswered, latencies, reconnects, reconnectFailures, firstError}
  *   {cmd:"stop"}, {cmd:"exit"}
@@ -19,7 +20,7 @@
  * Latencies are ms from the scheduled send time to the ack (a late timer
  * counts against the server too: no coordinated omission).
  */
-import WebSocket from "ws";
+import { WebSocketImpl as WebSocket } from "../lib/ws-impl.mjs";
 
 const now = () => performance.now();
 /** A heartbeat unanswered this long is counted once as unanswered and forgotten. */
@@ -149,10 +150,9 @@ function run({ intervalMs, churnPerSecond }) {
     timers[0] = setTimeout(tick, Math.max(0, due() - now() - 0.5));
   };
   tick();
+  // Spread over the second, one socket at a time, as a fleet's reconnects arrive (not all at once).
   let c = 0;
-  timers[1] = setInterval(() => {
-    for (let k = 0; k < churnPerSecond; k++) void churnOne(sockets[c++ % n]);
-  }, 1000);
+  timers[1] = setInterval(() => void churnOne(sockets[c++ % n]), 1000 / churnPerSecond);
   return {};
 }
 

@@ -42,7 +42,9 @@ import { fileURLToPath } from "node:url";
 import { runWithDeadline } from "../lib/bench-lifecycle.mjs";
 import { benchScratch } from "../lib/bench-scratch.mjs";
 import { BASE_ENV, startChild } from "../lib/child-service.mjs";
+import { topFrames } from "../lib/cpu-profile.mjs";
 import { metricSum, startGateways } from "../lib/gateway-procs.mjs";
+import { debuggerUrlOf, profileDuring } from "../lib/inspector-profile.mjs";
 import { startIpcChild } from "../lib/ipc-child.mjs";
 import { processCpuUs } from "../lib/proc-stat.mjs";
 import { sample } from "../lib/prom-text.mjs";
@@ -62,6 +64,8 @@ const SOCKETS = Math.round(num(env.BENCH_SOAK_SOCKETS, 4000));
 const CLIENTS = Math.round(num(env.BENCH_SOAK_CLIENTS, 2));
 const CHURN_PERCENT = num(env.BENCH_SOAK_CHURN_PERCENT, 1);
 const FIXED_RATE = num(env.BENCH_SOAK_RATE, 0);
+/** BENCH_SOAK_PROFILE=S: a CPU profile of the gateway over S seconds of the soak, from the end of the warm-up. */
+const PROFILE_S = num(env.BENCH_SOAK_PROFILE, 0);
 const PROBE_SOCKETS = Math.round(num(env.BENCH_SOAK_PROBE_SOCKETS, 1000));
 const PROBE_WARMUP_MS = 2000;
 const PROBE_MS = 10_000;
@@ -73,6 +77,17 @@ const WARMUP_MS = Math.min(180_000, (MINUTES * 60_000) / 5);
 const RSS_GROWTH_TARGET = 0.05;
 const LOOP_P99_TARGET_MS = 20;
 const FD_LIMIT = Math.max(SOCKETS, PROBE_SOCKETS) + 4096;
+/**
+ * The load's WebSocket client: lib/lean-ws.mjs unless BENCH_SOAK_CLIENT=ws (the `ws` package). The
+ * load shares the 2 cores with the gateway; with `ws` it took ~70 % of a core at the soak's rate.
+ */
+const CLIENT_IMPL = env.BENCH_SOAK_CLIENT === "ws" ? "ws" : "lean";
+/**
+ * The load's niceness (BENCH_SOAK_CLIENT_NICE, default 10; 0 = the server's): in production the
+ * clients are other machines. Here they share the 2 cores, and at equal priority the scheduler
+ * ran a client ahead of the server's loop thread, which then counted as the server's stall.
+ */
+const CLIENT_NICE = env.BENCH_SOAK_CLIENT_NICE === "0" ? 0 : num(env.BENCH_SOAK_CLIENT_NICE, 10);
 /** Stalls the watcher reports (and the rows count): shorter ones cannot move a 20 ms p99. */
 const STALL_MS = 10;
 /** An own stall starting this soon after the end of a machine's one is tagged as a possible catch-up. */
@@ -104,7 +119,7 @@ async function startGateway() {
     env: scratch.gatewayEnv({ STALL_WATCH_MS: String(STALL_MS) }),
     fdLimit: FD_LIMIT,
     track,
-    nodeArgs: ["--import", STALL_WATCH_JS],
+    nodeArgs: ["--import", STALL_WATCH_JS, ...(PROFILE_S > 0 ? ["--inspect=127.0.0.1:0"] : [])],
     onLine: (j) => j.stall !== undefined && events.push(j),
   });
   const metricsUrl = `${gw.internalUrl}/metrics`;
@@ -115,6 +130,7 @@ async function startGateway() {
     wsUrl: gw.wsUrl,
     events,
     read: () => scrape(metricsUrl),
+    debuggerUrl: PROFILE_S > 0 ? debuggerUrlOf(gw.svc.output()) : undefined,
   };
 }
 
@@ -159,7 +175,13 @@ async function scrape(metricsUrl) {
 }
 
 function startClients(script, n) {
-  const clients = Array.from({ length: n }, (_, k) => startIpcChild(script, k, { fdLimit: FD_LIMIT }));
+  const clients = Array.from({ length: n }, (_, k) =>
+    startIpcChild(script, k, {
+      fdLimit: FD_LIMIT,
+      env: { ...BASE_ENV, BENCH_WS_IMPL: CLIENT_IMPL },
+      nice: CLIENT_NICE,
+    }),
+  );
   scratch.clients.push(...clients);
   return clients;
 }
@@ -220,7 +242,7 @@ async function probeCapacity(gw, tokens) {
 async function main() {
   if (!existsSync(MAIN_JS)) throw new Error("dist/main.js is missing: run `npm run build` first");
   log(
-    `soak: ${MINUTES} min, ${fmt(SOCKETS, 0)} sockets over ${CLIENTS} client processes, churn ${CHURN_PERCENT} %/s, ` +
+    `soak: ${MINUTES} min, ${fmt(SOCKETS, 0)} sockets over ${CLIENTS} client processes (${CLIENT_IMPL === "lean" ? "lib/lean-ws.mjs" : "ws"}, nice ${CLIENT_NICE}), churn ${CHURN_PERCENT} %/s, ` +
       `a row every ${SAMPLE_MS / 1000} s; database ${scratch.dbName}; load average ${loadAvg()} at start`,
   );
   await scratch.createDatabase();
@@ -296,6 +318,9 @@ async function soakPhase(server, tokens, minutes, intervalMs, churnPerSecond) {
     wallAt: absNow(),
   };
   server.events.length = 0;
+  const profiled = server.debuggerUrl
+    ? sleep(WARMUP_MS).then(() => profileDuring(server.debuggerUrl, () => sleep(PROFILE_S * 1000)))
+    : null;
   while (next <= end + 1) {
     await sleep(Math.max(0, next - performance.now()));
     const marks = await Promise.all(clients.map((c) => c.call({ cmd: "mark" })));
@@ -350,6 +375,14 @@ async function soakPhase(server, tokens, minutes, intervalMs, churnPerSecond) {
     c.kill();
   }
   scratch.clients = scratch.clients.filter((c) => !clients.includes(c));
+  if (profiled) {
+    const { profile } = await profiled;
+    const file = writeResults(`soak-profile-${server.name}`, profile);
+    log(
+      `\nCPU profile of the ${server.name}, ${PROFILE_S} s from ${WARMUP_MS / 1000} s (the profiler's cost included; ${file}):`,
+    );
+    log(topFrames(profile, 30));
+  }
   return rows;
 }
 
