@@ -119,7 +119,12 @@ async function startGateway() {
     env: scratch.gatewayEnv({ STALL_WATCH_MS: String(STALL_MS) }),
     fdLimit: FD_LIMIT,
     track,
-    nodeArgs: ["--import", STALL_WATCH_JS, ...(PROFILE_S > 0 ? ["--inspect=127.0.0.1:0"] : [])],
+    nodeArgs: [
+      ...(env.BENCH_SOAK_NODE_ARGS ? env.BENCH_SOAK_NODE_ARGS.split(" ") : []),
+      "--import",
+      STALL_WATCH_JS,
+      ...(PROFILE_S > 0 ? ["--inspect=127.0.0.1:0"] : []),
+    ],
     onLine: (j) => j.stall !== undefined && events.push(j),
   });
   const metricsUrl = `${gw.internalUrl}/metrics`;

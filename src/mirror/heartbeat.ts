@@ -57,16 +57,28 @@ export class Heartbeats {
   }
 
   async recordHeartbeat(mitraId: string): Promise<void> {
-    const { deactivated } = this.d;
-    if (deactivated.fresh) {
-      if (deactivated.has(mitraId)) throw accountInactive();
-      this.writeBehind(mitraId);
-    } else {
-      // Not fresh right after a reconnect: what the copy knows still refuses (a Valkey back empty has no set yet).
-      if (this.d.health?.state === "up" && deactivated.has(mitraId)) throw accountInactive();
-      if (!(await this.batch.get(mitraId))) throw accountInactive();
-    }
+    const now = this.acceptNow(mitraId);
+    if (now === true) return;
+    if (now === false) throw accountInactive();
+    // Not fresh right after a reconnect: what the copy knows still refuses (a Valkey back empty has no set yet).
+    if (this.d.health?.state === "up" && this.d.deactivated.has(mitraId)) throw accountInactive();
+    if (!(await this.batch.get(mitraId))) throw accountInactive();
     this.d.metrics.heartbeats.inc();
+  }
+
+  /**
+   * The steady state of `recordHeartbeat`, synchronously: true = accepted
+   * (written behind), false = refused (deactivated), undefined = memory cannot
+   * decide (the in-memory set is not fresh: only `recordHeartbeat` may answer).
+   * For the WebSocket's hot path, which then answers without a promise.
+   */
+  acceptNow(mitraId: string): boolean | undefined {
+    const { deactivated } = this.d;
+    if (!deactivated.fresh) return undefined;
+    if (deactivated.has(mitraId)) return false;
+    this.writeBehind(mitraId);
+    this.d.metrics.heartbeats.inc();
+    return true;
   }
 
   /** Writes what was accepted from memory now (shutdown: before the heartbeat mirror's last run). */

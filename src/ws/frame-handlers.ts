@@ -89,6 +89,21 @@ export async function handleFrame(s: Services, ctx: FrameContext, frame: RawFram
   }
 }
 
+/**
+ * A plain heartbeat of a mitra that memory can answer: true = accepted, false
+ * = refused (ACCOUNT_INACTIVE), undefined = not that case (`handleFrame`
+ * answers it). The frame that arrives thousands of times a second, answered
+ * without a promise: the async chain per frame (handleFrame's, the use case's
+ * and the `.then`) was most of what a heartbeat allocated, and the GC pauses
+ * it caused were the largest part of the soak's event-loop stalls
+ * (docs/performance.md).
+ */
+export function heartbeatNow(s: Services, d: SocketData, frame: RawFrame): boolean | undefined {
+  if (frame.type !== "heartbeat" || !frameSenders.heartbeat.includes(d.userType)) return undefined;
+  if (!isPlainHeartbeat(frame.value)) return undefined;
+  return s.avail.heartbeats.acceptNow(d.userId);
+}
+
 /** Exactly what the heartbeat schema accepts: `type` and an optional readable `id`, nothing else. */
 function isPlainHeartbeat(value: Record<string, unknown>): boolean {
   for (const key in value) if (key !== "type" && key !== "id") return false;

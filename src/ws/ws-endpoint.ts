@@ -5,9 +5,10 @@ import { isSameOrigin } from "../http/cors.js";
 import { errorResponse } from "../http/error-response.js";
 import { writeResponse } from "../http/serve.js";
 import type { Logger } from "../log.js";
+import { accountInactive } from "../mirror/mitra-status.js";
 import type { Services } from "../services.js";
 import { badFrame, errorFrame } from "./frame-errors.js";
-import { handleFrame, readableId } from "./frame-handlers.js";
+import { handleFrame, heartbeatNow, readableId } from "./frame-handlers.js";
 import { admit, newBucket } from "./rate-limit.js";
 import type { SocketData } from "./socket-data.js";
 import { CLOSE, HARD_BACKPRESSURE, type SocketHub, type Ws } from "./socket-hub.js";
@@ -144,7 +145,14 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
       s.metrics.wsFramesIn.inc(type || "untyped");
       // Counted until answered: at shutdown the socket closes (1001) only after its answers went out.
       d.pending++;
-      handleFrame(s, { data: d, moveSid: (sid) => hub.moveSid(ws, sid) }, { id, type, value: obj }).then(
+      const frame = { id, type, value: obj };
+      const now = heartbeatNow(s, d, frame);
+      if (now !== undefined) {
+        if (!now) hub.send(ws, "error", errorFrame(accountInactive(), id, log));
+        else if (id !== undefined) hub.send(ws, "ack", ackOf(id));
+        return hub.answered(ws);
+      }
+      handleFrame(s, { data: d, moveSid: (sid) => hub.moveSid(ws, sid) }, frame).then(
         (ack) => {
           if (id !== undefined) hub.send(ws, "ack", JSON.stringify({ type: "ack", id, ...ack }));
           hub.answered(ws);
@@ -272,6 +280,11 @@ class UpgradeQueue {
       this.justOpened = undefined;
     }
   }
+}
+
+/** `{"type":"ack","id":…}` of a frame with nothing else to say, without building an object first. */
+function ackOf(id: string | number): string {
+  return `{"type":"ack","id":${JSON.stringify(id)}}`;
 }
 
 /** Whether a Connection header lists the `upgrade` token (case-insensitive, comma list). */
