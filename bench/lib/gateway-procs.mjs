@@ -10,6 +10,12 @@ import { processCpuUs } from "./proc-stat.mjs";
  * `nodeArgs` go before `mainJs` (e.g. a preload); `onLine(json, k)` gets
  * every later JSON line a gateway prints.
  */
+/**
+ * Node flags the service runs with in production (`npm start`, the Dockerfile): benches measure
+ * that process. A 64 MiB young generation: docs/deploy.md, Runtime flags.
+ */
+export const SERVICE_NODE_ARGS = ["--max-semi-space-size=64"];
+
 export async function startGateways(
   n,
   { mainJs, env, fdLimit, track, needFds = 0, nodeArgs = [], onLine = () => {} },
@@ -18,7 +24,7 @@ export async function startGateways(
     track(
       startChild({
         name: `gateway ${k}`,
-        args: [...nodeArgs, mainJs],
+        args: [...SERVICE_NODE_ARGS, ...nodeArgs, mainJs],
         fdLimit,
         env: {
           NODE_ENV: "test",

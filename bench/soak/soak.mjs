@@ -16,7 +16,13 @@
  *    (2) client processes (soak/soak-client.mjs), heartbeating on a fixed
  *    schedule so that together they send capacity / 2 per second (or
  *    BENCH_SOAK_RATE), while BENCH_SOAK_CHURN_PERCENT (1) % of the sockets a
- *    second are closed and opened again.
+ *    second, spread over the second, are closed and opened again.
+ *    The load (probe and soak) uses lib/lean-ws.mjs (BENCH_SOAK_CLIENT=ws:
+ *    the `ws` package) at niceness BENCH_SOAK_CLIENT_NICE (10): the clients
+ *    share the 2 cores with the server they measure. The gateway runs with
+ *    the service's own Node flags (lib/gateway-procs.mjs SERVICE_NODE_ARGS)
+ *    plus BENCH_SOAK_NODE_ARGS; BENCH_SOAK_PROFILE=S adds a CPU profile of S
+ *    seconds from the end of the warm-up.
  *
  * 3. Attribution: the gateway runs with lib/stall-watch.mjs preloaded, which
  *    reports every event-loop stall of 10 ms or more with the loop thread's
