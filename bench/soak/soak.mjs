@@ -72,6 +72,8 @@ const CHURN_PERCENT = num(env.BENCH_SOAK_CHURN_PERCENT, 1);
 const FIXED_RATE = num(env.BENCH_SOAK_RATE, 0);
 /** BENCH_SOAK_PROFILE=S: a CPU profile of the gateway over S seconds of the soak, from the end of the warm-up. */
 const PROFILE_S = num(env.BENCH_SOAK_PROFILE, 0);
+/** BENCH_SOAK_PROFILE_AT=S: the profile starts S seconds into the soak instead. */
+const PROFILE_AT_MS = num(env.BENCH_SOAK_PROFILE_AT, 0) * 1000;
 const PROBE_SOCKETS = Math.round(num(env.BENCH_SOAK_PROBE_SOCKETS, 1000));
 const PROBE_WARMUP_MS = 2000;
 const PROBE_MS = 10_000;
@@ -330,7 +332,9 @@ async function soakPhase(server, tokens, minutes, intervalMs, churnPerSecond) {
   };
   server.events.length = 0;
   const profiled = server.debuggerUrl
-    ? sleep(WARMUP_MS).then(() => profileDuring(server.debuggerUrl, () => sleep(PROFILE_S * 1000)))
+    ? sleep(PROFILE_AT_MS || WARMUP_MS).then(() =>
+        profileDuring(server.debuggerUrl, () => sleep(PROFILE_S * 1000)),
+      )
     : null;
   while (next <= end + 1) {
     await sleep(Math.max(0, next - performance.now()));
@@ -390,7 +394,7 @@ async function soakPhase(server, tokens, minutes, intervalMs, churnPerSecond) {
     const { profile } = await profiled;
     const file = writeResults(`soak-profile-${server.name}`, profile);
     log(
-      `\nCPU profile of the ${server.name}, ${PROFILE_S} s from ${WARMUP_MS / 1000} s (the profiler's cost included; ${file}):`,
+      `\nCPU profile of the ${server.name}, ${PROFILE_S} s from ${(PROFILE_AT_MS || WARMUP_MS) / 1000} s (the profiler's cost included; ${file}):`,
     );
     log(topFrames(profile, 30));
   }

@@ -230,7 +230,7 @@ interface PendingUpgrade {
 }
 
 /** Upgrades run in one loop turn at most; a burst goes over several turns, heartbeats answered between. */
-export const UPGRADES_PER_TURN = 8;
+const UPGRADES_PER_TURN = 8;
 
 class UpgradeQueue {
   private queue: PendingUpgrade[] = [];
@@ -262,8 +262,6 @@ class UpgradeQueue {
     // (the 101, the socket's set-up, its activation), and a burst of reconnects done in one turn
     // held every heartbeat of the process behind it (docs/websocket.md).
     const batch = this.queue.splice(0, UPGRADES_PER_TURN);
-    this.scheduled = this.queue.length > 0;
-    if (this.scheduled) setImmediate(() => this.drain());
     this.draining = true;
     this.justOpened = undefined;
     try {
@@ -278,6 +276,9 @@ class UpgradeQueue {
     } finally {
       this.draining = false;
       this.justOpened = undefined;
+      // Queued behind the activations of this batch, whose sockets can then lend their cork.
+      this.scheduled = this.queue.length > 0;
+      if (this.scheduled) setImmediate(() => this.drain());
     }
   }
 }
