@@ -40,6 +40,7 @@ import { runInterruptible } from "./lib/bench-lifecycle.mjs";
 import { BASE_ENV, openFilesLimit, startChild } from "./lib/child-service.mjs";
 import { topFrames } from "./lib/cpu-profile.mjs";
 import { forcedGc, GC_ARGS } from "./lib/forced-gc.mjs";
+import { SERVICE_NODE_ARGS } from "./lib/gateway-procs.mjs";
 import { debuggerUrlOf, profileDuring } from "./lib/inspector-profile.mjs";
 import { startIpcChild } from "./lib/ipc-child.mjs";
 import { jwtKeyCost } from "./lib/jwt-key-cost.mjs";
@@ -174,6 +175,7 @@ async function cleanup() {
 /** `inspect`: with the inspector on a free port, for profileDuring (profile mode only). */
 async function startGateway({ inspect = false, stalls = false } = {}) {
   const args = [
+    ...SERVICE_NODE_ARGS,
     ...GC_ARGS,
     ...(inspect ? ["--inspect=127.0.0.1:0"] : []),
     ...(stalls ? ["--import", STALL_WATCH_JS] : []),
