@@ -153,9 +153,9 @@ export class LeanSocket extends EventEmitter {
     }
   }
 
-  /** One frame, masked with a zero key (the payload goes as it is). */
+  /** One frame, masked with a zero key (the payload goes as it is): one buffer, one write. */
   writeFrame(opcode, payload) {
-    const len = payload.length;
+    const len = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
     const headLen = len < 126 ? 6 : len < 65536 ? 8 : 14;
     const out = Buffer.allocUnsafe(headLen + len);
     out[0] = 0x80 | opcode;
@@ -174,19 +174,7 @@ export class LeanSocket extends EventEmitter {
   }
 
   send(text) {
-    if (this.readyState !== OPEN) return;
-    const len = Buffer.byteLength(text);
-    if (len === text.length && len < 126) {
-      // The heartbeat's case: ASCII, short — header and payload in one buffer, no copy.
-      const out = Buffer.allocUnsafe(6 + len);
-      out[0] = 0x81;
-      out[1] = 0x80 | len;
-      out.writeUInt32BE(0, 2);
-      out.latin1Write(text, 6);
-      this.socket.write(out);
-      return;
-    }
-    this.writeFrame(0x1, Buffer.from(text));
+    if (this.readyState === OPEN) this.writeFrame(0x1, text);
   }
 
   close(code = 1000) {

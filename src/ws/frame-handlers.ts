@@ -90,18 +90,21 @@ export async function handleFrame(s: Services, ctx: FrameContext, frame: RawFram
 }
 
 /**
- * A plain heartbeat of a mitra that memory can answer: true = accepted, false
- * = refused (ACCOUNT_INACTIVE), undefined = not that case (`handleFrame`
- * answers it). The frame that arrives thousands of times a second, answered
- * without a promise: the async chain per frame (handleFrame's, the use case's
- * and the `.then`) was most of what a heartbeat allocated, and the GC pauses
- * it caused were the largest part of the soak's event-loop stalls
- * (docs/performance.md).
+ * A plain heartbeat of a mitra that memory accepts at once: true when it was
+ * accepted (the caller acks it), false for every other frame and every other
+ * outcome (`handleFrame` answers those, a refusal included). The frame that
+ * arrives thousands of times a second, answered without a promise: the async
+ * chain per frame (handleFrame's, the use case's and the `.then`) was most of
+ * what a heartbeat allocated, and GC was the largest part of the soak's
+ * event-loop stalls (bench/README.md, soak, 2 December).
  */
-export function heartbeatNow(s: Services, d: SocketData, frame: RawFrame): boolean | undefined {
-  if (frame.type !== "heartbeat" || !frameSenders.heartbeat.includes(d.userType)) return undefined;
-  if (!isPlainHeartbeat(frame.value)) return undefined;
-  return s.avail.heartbeats.acceptNow(d.userId);
+export function heartbeatNow(s: Services, d: SocketData, frame: RawFrame): boolean {
+  return (
+    frame.type === "heartbeat" &&
+    frameSenders.heartbeat.includes(d.userType) &&
+    isPlainHeartbeat(frame.value) &&
+    s.avail.heartbeats.acceptNow(d.userId) === true
+  );
 }
 
 /** Exactly what the heartbeat schema accepts: `type` and an optional readable `id`, nothing else. */

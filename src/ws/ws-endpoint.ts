@@ -5,10 +5,9 @@ import { isSameOrigin } from "../http/cors.js";
 import { errorResponse } from "../http/error-response.js";
 import { writeResponse } from "../http/serve.js";
 import type { Logger } from "../log.js";
-import { accountInactive } from "../mirror/mitra-status.js";
 import type { Services } from "../services.js";
 import { badFrame, errorFrame } from "./frame-errors.js";
-import { handleFrame, heartbeatNow, readableId } from "./frame-handlers.js";
+import { type AckBody, handleFrame, heartbeatNow, readableId } from "./frame-handlers.js";
 import { admit, newBucket } from "./rate-limit.js";
 import type { SocketData } from "./socket-data.js";
 import { CLOSE, HARD_BACKPRESSURE, type SocketHub, type Ws } from "./socket-hub.js";
@@ -146,15 +145,13 @@ export function mountWsEndpoint(app: TemplatedApp, s: Services, hub: SocketHub, 
       // Counted until answered: at shutdown the socket closes (1001) only after its answers went out.
       d.pending++;
       const frame = { id, type, value: obj };
-      const now = heartbeatNow(s, d, frame);
-      if (now !== undefined) {
-        if (!now) hub.send(ws, "error", errorFrame(accountInactive(), id, log));
-        else if (id !== undefined) hub.send(ws, "ack", ackOf(id));
+      if (heartbeatNow(s, d, frame)) {
+        if (id !== undefined) hub.send(ws, "ack", ackOf(id));
         return hub.answered(ws);
       }
       handleFrame(s, { data: d, moveSid: (sid) => hub.moveSid(ws, sid) }, frame).then(
         (ack) => {
-          if (id !== undefined) hub.send(ws, "ack", JSON.stringify({ type: "ack", id, ...ack }));
+          if (id !== undefined) hub.send(ws, "ack", ackOf(id, ack));
           hub.answered(ws);
         },
         (err: unknown) => {
@@ -288,9 +285,11 @@ class UpgradeQueue {
   }
 }
 
-/** `{"type":"ack","id":…}` of a frame with nothing else to say, without building an object first. */
-function ackOf(id: string | number): string {
-  return `{"type":"ack","id":${JSON.stringify(id)}}`;
+/** `{"type":"ack","id":…}` plus the use case's answer; with none (a heartbeat's) built without an object. */
+function ackOf(id: string | number, answer?: AckBody): string {
+  return answer
+    ? JSON.stringify({ type: "ack", id, ...answer })
+    : `{"type":"ack","id":${JSON.stringify(id)}}`;
 }
 
 /** Whether a Connection header lists the `upgrade` token (case-insensitive, comma list). */
