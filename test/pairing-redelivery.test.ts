@@ -111,6 +111,49 @@ describe("pairing frames lost in flight are sent again", () => {
     expect(again.frames.filter((f) => f.type === "pairing.offer")).toEqual([]);
   });
 
+  it("mitras reconnecting together are greeted from one read, each with exactly its own open offers", async () => {
+    const [a, b, c] = [await onlineMitra(gw(0)), await onlineMitra(gw(0)), await onlineMitra(gw(0))];
+    const [c1, c2] = [await socketCustomer(gw(0)), await socketCustomer(gw(0))];
+    parties.push(a, b, c, c1, c2);
+    const { requestId: r1 } = await c1.ws.request({ type: "pairing.request" });
+    const { requestId: r2 } = await c2.ws.request({ type: "pairing.request" });
+    // Requests of earlier tests may still be searching (and an earlier Valkey restart sends offers again):
+    // only these two requests' offers count here, and a frame sent twice is one offer (the SDK keeps one per id).
+    const ours = (ws: WsClient) =>
+      new Set(ws.frames.filter((f) => f.type === "pairing.offer").map((f) => f.requestId as string));
+    const offersIn = async (ws: WsClient, expected: string[]) => {
+      const until = Date.now() + 3000;
+      while (Date.now() < until && !expected.every((r) => ours(ws).has(r)))
+        await new Promise((r) => setTimeout(r, 20));
+      // Anything else would have come within the same read.
+      await new Promise((r) => setTimeout(r, 300));
+      return [...ours(ws)].filter((r) => r === r1 || r === r2).sort();
+    };
+    for (const m of [a, b, c]) expect(await offersIn(m.ws, [r1, r2])).toEqual([r1, r2].sort());
+    // a declines the first: its only open offer is now the second.
+    expect(await a.ws.request({ type: "pairing.decline", requestId: r1 })).toMatchObject({ type: "ack" });
+
+    const pairing = gw(1).gateway.services.pairing;
+    const read = pairing.openOffers.bind(pairing);
+    const reads: string[][] = [];
+    pairing.openOffers = (ids) => {
+      reads.push([...ids]);
+      return read(ids);
+    };
+    try {
+      await Promise.all([a, b, c].map((m) => m.ws.close()));
+      const [sa, sb, sc] = (await Promise.all([a, b, c].map((m) => reconnect(m, gw(1))))) as WsClient[];
+      expect(await offersIn(sa as WsClient, [r2])).toEqual([r2]);
+      expect(await offersIn(sb as WsClient, [r1, r2])).toEqual([r1, r2].sort());
+      expect(await offersIn(sc as WsClient, [r1, r2])).toEqual([r1, r2].sort());
+      // Activated in the same instant: one statement for the three, not one each.
+      expect(reads.flat().sort()).toEqual([a.id, b.id, c.id].sort());
+      expect(reads.length).toBeLessThan(3);
+    } finally {
+      pairing.openOffers = read;
+    }
+  });
+
   it("a customer whose match waits for payment hears pairing.matched again on a new socket", async () => {
     const m = await onlineMitra(gw(0));
     const c = await socketCustomer(gw(0));
