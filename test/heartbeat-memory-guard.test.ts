@@ -66,10 +66,17 @@ describe("heartbeats guarded from memory", () => {
     // Deactivated behind the gateways' backs: no event, so the in-memory sets do not know.
     await gw(0).pool.query("UPDATE mitras SET is_active = false WHERE id = $1", [mitra]);
     await gw(0).valkey?.sadd(keys().mitrasDeactivated, mitra);
+    // Written in the same call as two active mitras around it: only the deactivated one is refused.
+    const [before, after] = [await seedMitra(gw(0).pool), await seedMitra(gw(0).pool)];
+    await heartbeats(1).recordHeartbeat(before);
     await heartbeats(1).recordHeartbeat(mitra);
+    await heartbeats(1).recordHeartbeat(after);
     await heartbeats(1).flushBehind();
     expect(await gw(0).valkey?.get(keys().mitraHeartbeat(mitra))).toBeNull();
+    for (const active of [before, after])
+      expect(await gw(0).valkey?.get(keys().mitraHeartbeat(active))).not.toBeNull();
     await expect(heartbeats(1).recordHeartbeat(mitra)).rejects.toMatchObject({ code: "ACCOUNT_INACTIVE" });
+    await expect(heartbeats(1).recordHeartbeat(after)).resolves.toBeUndefined();
   });
 
   it("after Valkey comes back empty, a deactivated mitra's heartbeat is still refused", async () => {

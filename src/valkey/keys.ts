@@ -22,6 +22,7 @@ export function createKeys({ prefix, cluster }: KeyOptions) {
     mitrasDeactivated: `${avail}mitras:deactivated`,
     mitraCapacity: (mitraId: string) => `${avail}mitra:capacity:${mitraId}`,
     mitraMax: (mitraId: string) => `${avail}mitra:max:${mitraId}`,
+    /** heartbeat-guard-set-n.lua reads the id back off the key, after `mitraHeartbeat("")`. */
     mitraHeartbeat: (mitraId: string) => `${avail}mitra:heartbeat:${mitraId}`,
     /** The Postgres status_version of the presence state mirrored (older writes are refused). */
     mitraStatusVersion: (mitraId: string) => `${avail}mitra:status-version:${mitraId}`,
