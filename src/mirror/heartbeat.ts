@@ -144,8 +144,8 @@ export class Heartbeats {
     const { valkey, keys } = this.d;
     if (!valkey) throw new Error("no valkey");
     // The ids travel once, inside their keys (the script reads each id off its key, after the keys'
-    // common part): measured with 1,000 mitras a call, 30–40 % less of this process's CPU per call
-    // than keys plus ids, and no more of Valkey's.
+    // common part): a quarter less of this process's CPU per call than keys plus ids, and no more of
+    // Valkey's (bench/write-behind-bench.mjs).
     const refused = (await runScript(
       valkey,
       SCRIPT,
