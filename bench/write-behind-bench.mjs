@@ -17,7 +17,8 @@ import { readFileSync } from "node:fs";
 import Redis from "ioredis";
 import { createKeys } from "../dist/valkey/keys.js";
 import { writeResults } from "./lib/results-file.mjs";
-import { fmt } from "./lib/stats.mjs";
+import { deleteValkeyKeys } from "./lib/scratch-stores.mjs";
+import { fmt, median } from "./lib/stats.mjs";
 
 const env = process.env;
 const num = (v, d) => (v && Number(v) > 0 ? Number(v) : d);
@@ -25,7 +26,8 @@ const IDS = num(env.BENCH_WB_IDS, 1000);
 const CALLS = num(env.BENCH_WB_CALLS, 300);
 const RUNS = num(env.BENCH_RUNS, 3);
 
-const valkey = new Redis(env.BENCH_VALKEY_URL ?? "redis://127.0.0.1:6379");
+const valkeyUrl = env.BENCH_VALKEY_URL ?? "redis://127.0.0.1:6379";
+const valkey = new Redis(valkeyUrl);
 const prefix = `bench:wb:${process.pid}:`;
 const keys = createKeys({ prefix, cluster: false });
 const script = (url) => readFileSync(new URL(url, import.meta.url), "utf8");
@@ -92,15 +94,9 @@ try {
         `  ${String(r).padStart(3)}  ${side.padEnd(9)}  ${fmt(x.clientMs, 3).padStart(14)}  ${fmt(x.valkeyMs, 3).padStart(14)}  ${fmt(x.wallMs, 3).padStart(12)}`,
       );
     }
-  const median = (side, k) => {
-    const v = rows
-      .filter((x) => x.side === side)
-      .map((x) => x[k])
-      .sort((a, b) => a - b);
-    return v[v.length >> 1];
-  };
+  const medianOf = (side, k) => median(rows.filter((x) => x.side === side).map((x) => x[k]));
   const ratios = Object.fromEntries(
-    ["clientMs", "valkeyMs", "wallMs"].map((k) => [k, median("gateway", k) / median("baseline", k)]),
+    ["clientMs", "valkeyMs", "wallMs"].map((k) => [k, medianOf("gateway", k) / medianOf("baseline", k)]),
   );
   console.log(
     `gateway/baseline (medians): client CPU ${fmt(ratios.clientMs, 2)}×, Valkey CPU ${fmt(ratios.valkeyMs, 2)}×, wall ${fmt(ratios.wallMs, 2)}×`,
@@ -109,11 +105,6 @@ try {
     `(results: ${writeResults("write-behind", { ids: IDS, calls: CALLS, runs: RUNS, rows, ratios })})`,
   );
 } finally {
-  let cursor = "0";
-  do {
-    const [next, found] = await valkey.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-    if (found.length > 0) await valkey.del(...found);
-    cursor = next;
-  } while (cursor !== "0");
   valkey.disconnect();
+  await deleteValkeyKeys(valkeyUrl, prefix);
 }

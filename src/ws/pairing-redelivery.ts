@@ -1,4 +1,3 @@
-import type { UserType } from "../auth/user-types.js";
 import type { OutFrame } from "../events/notifier.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
@@ -16,6 +15,9 @@ const RESEND_AGAIN_MS = 2000;
  * 2 Dec: 475 → 305 µs an upgrade, bench/README.md).
  */
 const GREET_WINDOW_MS = 2;
+
+/** The sides a pairing frame goes to (operators get none). */
+type PairingSide = "mitra" | "customer";
 
 /**
  * Sends pairing frames again that may have been lost in flight (docs/sessions.md,
@@ -102,7 +104,7 @@ export class PairingRedelivery {
     }
   }
 
-  private batchOf(userType: "mitra" | "customer"): TickBatch<string, OutFrame[]> {
+  private batchOf(userType: PairingSide): TickBatch<string, OutFrame[]> {
     return new TickBatch(
       async (ids) => {
         const byUser = new Map<string, OutFrame[]>(ids.map((id) => [id, []]));
@@ -113,14 +115,12 @@ export class PairingRedelivery {
     );
   }
 
-  private async framesFor(userType: UserType, ids: string[]): Promise<{ userId: string; frame: OutFrame }[]> {
+  private async framesFor(
+    userType: PairingSide,
+    ids: string[],
+  ): Promise<{ userId: string; frame: OutFrame }[]> {
     if (userType === "mitra")
       return (await this.s.pairing.openOffers(ids)).map((o) => ({ userId: o.mitraId, frame: o.frame }));
-    if (userType === "customer")
-      return (await this.s.pairing.pendingMatches(ids)).map((m) => ({
-        userId: m.customerId,
-        frame: m.frame,
-      }));
-    return [];
+    return (await this.s.pairing.pendingMatches(ids)).map((m) => ({ userId: m.customerId, frame: m.frame }));
   }
 }
