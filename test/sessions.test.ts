@@ -425,13 +425,21 @@ describe("timers", () => {
     const pending = await newSession();
     const active = await activeSession();
     const customerWs = await socket(0, active.customer.accessToken);
-    clock.shiftMs = 2 * 60 * 60_000;
+    // The deadlines move into the past, not the clock forward: a clock two hours on would also let
+    // the socket housekeeping close the customer's socket as expired (its token would be, then).
+    // The in-process timers still wait for the old deadlines, so only the sweep can end these.
+    await gw().pool.query(
+      `UPDATE chat_sessions SET payment_deadline_at = now() - interval '1 second' WHERE id = $1`,
+      [pending.session.id],
+    );
+    await gw().pool.query(`UPDATE chat_sessions SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+      active.session.id,
+    ]);
     const [a, b] = await Promise.all([
       services(0).scheduler.runNow("overdue_sessions"),
       services(1).scheduler.runNow("overdue_sessions"),
     ]);
     expect([a?.outcome, b?.outcome]).toContain("done");
-    clock.shiftMs = 0;
     const pr = await row(pending.session.id);
     expect(pr).toMatchObject({ status: "ended", end_reason: "PAYMENT_TIMEOUT" });
     expect(pr?.ended_at?.toISOString()).toBe(pr?.payment_deadline_at?.toISOString());
