@@ -1,4 +1,5 @@
 import type { Logger } from "../log.js";
+import type { BeaconSnapshot } from "../mirror/beacon.js";
 import { dashboardCounts } from "../mirror/dashboard-counts.js";
 import type { Services } from "../services.js";
 import type { SocketHub, Ws } from "./socket-hub.js";
@@ -34,7 +35,10 @@ export class Broadcasts {
   async greet(ws: Ws): Promise<void> {
     const type = ws.getUserData().userType;
     try {
-      if (type === "customer") this.hub.sendLatest(ws, "availability", await this.availabilityFrame());
+      if (type === "customer") {
+        const snap = await this.s.avail.beacon.current();
+        this.hub.sendLatest(ws, "availability", availabilityFrame(snap), String(snap.available));
+      }
       if (type === "cc") this.hub.sendLatest(ws, "dashboard.counts", await this.countsFrame());
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, "could not greet a socket with current figures");
@@ -53,7 +57,8 @@ export class Broadcasts {
           this.hub.broadcastLatest(
             "customer",
             "availability",
-            JSON.stringify({ type: "availability", ...snap }),
+            availabilityFrame(snap),
+            this.lastAvailability,
           );
         }
       }
@@ -71,10 +76,6 @@ export class Broadcasts {
     }
   }
 
-  private async availabilityFrame(): Promise<string> {
-    return JSON.stringify({ type: "availability", ...(await this.s.avail.beacon.current()) });
-  }
-
   private async countsFrame(): Promise<string> {
     return JSON.stringify({
       type: "dashboard.counts",
@@ -82,3 +83,6 @@ export class Broadcasts {
     });
   }
 }
+
+/** The `availability` frame of a beacon snapshot; its version (what "on change" compares) is the count. */
+const availabilityFrame = (snap: BeaconSnapshot): string => JSON.stringify({ type: "availability", ...snap });

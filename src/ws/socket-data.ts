@@ -21,4 +21,6 @@ export interface SocketData {
   bucket: TokenBucket;
   /** Latest-only frames held back while the socket is above the soft backpressure mark. */
   held?: Map<string, string>;
+  /** Per latest-only frame type, the version last sent or held: the same one is never sent twice. */
+  latest?: Record<string, string>;
 }

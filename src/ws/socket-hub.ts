@@ -117,10 +117,19 @@ export class SocketHub {
     if (ws.getBufferedAmount() > HARD_BACKPRESSURE) this.close(ws, CLOSE.slowReader, "slow reader");
   }
 
-  /** For frames where only the newest matters (availability, dashboard counts): never queued behind a slow reader. */
-  sendLatest(ws: Ws, type: string, frame: string): void {
+  /**
+   * For frames where only the newest matters (availability, dashboard counts):
+   * never queued behind a slow reader, and pushed "on change" per socket —
+   * `version` (the frame itself by default) says what changed, and a socket
+   * already sent (or holding) that version gets nothing, e.g. the broadcast
+   * right after the greeting that carried the same count.
+   */
+  sendLatest(ws: Ws, type: string, frame: string, version = frame): void {
     const d = ws.getUserData();
     if (d.closed) return;
+    d.latest ??= {};
+    if (d.latest[type] === version) return;
+    d.latest[type] = version;
     if (ws.getBufferedAmount() > SOFT_BACKPRESSURE) {
       if (d.held?.has(type)) this.metrics.wsBackpressure.inc({ action: "replaced" });
       if (!d.held) d.held = new Map();
@@ -151,9 +160,9 @@ export class SocketHub {
   }
 
   /** Sends `frame` to every socket of these user types (latest-only), e.g. availability to customers. */
-  broadcastLatest(userType: UserType, type: string, frame: string): void {
+  broadcastLatest(userType: UserType, type: string, frame: string, version = frame): void {
     for (const ws of this.sockets)
-      if (ws.getUserData().userType === userType) this.sendLatest(ws, type, frame);
+      if (ws.getUserData().userType === userType) this.sendLatest(ws, type, frame, version);
   }
 
   /** The distinct users of this type with a socket here (to send them what they may have missed). */

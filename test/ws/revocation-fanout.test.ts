@@ -221,6 +221,24 @@ describe("pushes", () => {
     sock.ws.close();
   });
 
+  it("a customer never gets the same availability twice in a row, the greeting included", async () => {
+    // The count moves while gateway 2 has no customer, so its last push is stale: its next push
+    // (the first second after a customer arrives) carries the count the greeting already did.
+    const mitra = await seedMitra(gw(0).pool);
+    const token = await mitraToken(gw(0), mitra);
+    expect((await post(gw(0).publicUrl, "/api/mitra/status/online", {}, authHeader(token))).status).toBe(200);
+    await gw(0).valkey?.del(gw(0).gateway.services.keys.availabilitySnapshot);
+    const c = await anonymousCustomer(gw(2).publicUrl);
+    const sock = await connect(gw(2), c.accessToken);
+    const greeting = await sock.next("availability"); // (taken off sock.frames)
+    await new Promise((r) => setTimeout(r, 2500)); // two pushes of gateway 2
+    const counts = [greeting, ...sock.frames.filter((f) => f.type === "availability")].map(
+      (f) => f.available,
+    );
+    for (let i = 1; i < counts.length; i++) expect(counts[i]).not.toBe(counts[i - 1]);
+    sock.ws.close();
+  });
+
   it("operators get dashboard.counts on change", async () => {
     const admin = await operatorToken(gw(0));
     const sock = await connect(gw(1), admin, "/internal/ws");
