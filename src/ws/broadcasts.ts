@@ -36,8 +36,8 @@ export class Broadcasts {
     const type = ws.getUserData().userType;
     try {
       if (type === "customer") {
-        const snap = await this.s.avail.beacon.current();
-        this.hub.sendLatest(ws, "availability", availabilityFrame(snap), String(snap.available));
+        const a = availabilityOf(await this.s.avail.beacon.current());
+        this.hub.sendLatest(ws, "availability", a.frame, a.version);
       }
       if (type === "cc") this.hub.sendLatest(ws, "dashboard.counts", await this.countsFrame());
     } catch (err) {
@@ -50,16 +50,10 @@ export class Broadcasts {
     this.running = true;
     try {
       if (this.hub.countOf("customer") > 0) {
-        const snap = await this.s.avail.beacon.current();
-        // "On change": the count, not the snapshot's age (asOf moves every 10 s by itself).
-        if (String(snap.available) !== this.lastAvailability) {
-          this.lastAvailability = String(snap.available);
-          this.hub.broadcastLatest(
-            "customer",
-            "availability",
-            availabilityFrame(snap),
-            this.lastAvailability,
-          );
+        const a = availabilityOf(await this.s.avail.beacon.current());
+        if (a.version !== this.lastAvailability) {
+          this.lastAvailability = a.version;
+          this.hub.broadcastLatest("customer", "availability", a.frame, a.version);
         }
       }
       if (this.hub.countOf("cc") > 0) {
@@ -84,5 +78,11 @@ export class Broadcasts {
   }
 }
 
-/** The `availability` frame of a beacon snapshot; its version (what "on change" compares) is the count. */
-const availabilityFrame = (snap: BeaconSnapshot): string => JSON.stringify({ type: "availability", ...snap });
+/**
+ * The `availability` frame of a beacon snapshot and its version, what "on
+ * change" compares: the count, not the snapshot's age (asOf moves every 10 s by itself).
+ */
+const availabilityOf = (snap: BeaconSnapshot): { frame: string; version: string } => ({
+  frame: JSON.stringify({ type: "availability", ...snap }),
+  version: String(snap.available),
+});

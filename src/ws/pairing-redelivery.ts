@@ -1,3 +1,4 @@
+import type { UserType } from "../auth/user-types.js";
 import type { OutFrame } from "../events/notifier.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
@@ -17,7 +18,7 @@ const RESEND_AGAIN_MS = 2000;
 const GREET_WINDOW_MS = 2;
 
 /** The sides a pairing frame goes to (operators get none). */
-type PairingSide = "mitra" | "customer";
+type PairingSide = Exclude<UserType, "cc">;
 
 /**
  * Sends pairing frames again that may have been lost in flight (docs/sessions.md,
